@@ -1,0 +1,45 @@
+# Mayday: `make run` to try it, `make test` to prove it.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.ready
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SERVICES_ENV := DATABASE_URL=mysql://root@127.0.0.1:3306/mayday_test REDIS_URL=redis://127.0.0.1:6379/1 CELERY_TASK_ALWAYS_EAGER=true
+TEST_ENV := DJANGO_SECRET_KEY=test-only-secret-key-not-for-production-0123456789abcdef
+
+.PHONY: setup run test test-services lint format bench clean
+
+setup: $(READY)
+
+# System packages: the C library mysqlclient builds against, and venv support.
+$(READY): requirements.txt requirements-dev.txt
+	@sh scripts/system-packages.sh $(PYTHON)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(READY)
+	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=true $(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "Mayday is at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/, API: http://$(HOST):$(PORT)/api/)"
+	DJANGO_DEBUG=true $(BIN)/daphne -b $(HOST) -p $(PORT) mayday.asgi:application
+
+test: $(READY)
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-services: $(READY)
+	$(TEST_ENV) $(SERVICES_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(READY)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(READY)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,81 @@
+"""Supervisors' view of the phone system: PBX servers, queues, memberships and DIDs."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count
+
+from telephony.models import Did, PbxServer, Queue, QueueMembership
+
+
+class PbxServerForm(forms.ModelForm):
+    # Write-only: never rendered back; left empty on edit, the stored secret stays.
+    secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        strip=False,
+        help_text="AMI secret or ESL password. Never shown; leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = PbxServer
+        fields = ["name", "kind", "host", "port", "username", "secret", "domain", "enabled"]
+
+    def clean_secret(self) -> str:
+        return self.cleaned_data["secret"] or (self.instance.secret if self.instance.pk else "")
+
+
+@admin.register(PbxServer)
+class PbxServerAdmin(admin.ModelAdmin):
+    form = PbxServerForm
+    list_display = ["name", "kind", "host", "port", "enabled", "state", "last_connected_at", "last_error"]
+    list_filter = ["kind", "enabled", "state"]
+    search_fields = ["name", "host"]
+    readonly_fields = ["state", "last_connected_at", "last_error"]
+
+    def get_fields(self, request, obj=None):
+        fields = [*PbxServerForm.Meta.fields, *self.readonly_fields]
+        # View-only users (supervisors) get every field as text: leave the secret out entirely.
+        if not self.has_change_permission(request, obj):
+            fields.remove("secret")
+        return fields
+
+
+class MembershipInline(admin.TabularInline):
+    model = QueueMembership
+    extra = 1
+    fields = ["agent", "penalty"]
+    autocomplete_fields = ["agent"]
+
+
+@admin.register(Queue)
+class QueueAdmin(admin.ModelAdmin):
+    list_display = ["name", "pbx", "strategy", "service_level_seconds", "member_count"]
+    list_select_related = ["pbx"]
+    list_filter = ["pbx", "strategy"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    @admin.display(ordering="member_count", description="Members")
+    def member_count(self, queue: Queue) -> int:
+        return queue.member_count
+
+
+@admin.register(QueueMembership)
+class QueueMembershipAdmin(admin.ModelAdmin):
+    list_display = ["queue", "agent", "penalty"]
+    list_select_related = ["queue__pbx", "agent__user", "agent__pbx"]
+    list_filter = ["queue"]
+    search_fields = ["agent__extension", "agent__display_name", "queue__name"]
+    autocomplete_fields = ["agent", "queue"]
+
+
+@admin.register(Did)
+class DidAdmin(admin.ModelAdmin):
+    list_display = ["number", "label", "allow_inbound", "allow_outbound"]
+    list_filter = ["allow_inbound", "allow_outbound"]
+    search_fields = ["number", "label"]
