@@ -75,9 +75,20 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
     form = AgentAdminForm
-    list_display = ["extension", "display_name", "username", "pbx", "queue_count", "updated_at"]
-    list_select_related = ["user", "pbx"]
-    list_filter = ["pbx", "memberships__queue"]
+    list_display = [
+        "extension",
+        "display_name",
+        "username",
+        "pbx",
+        "availability",
+        "pause_reason",
+        "sync_state",
+        "sync_error",
+        "queue_count",
+    ]
+    list_select_related = ["user", "pbx", "pause_reason"]
+    list_filter = ["availability", "sync_state", "pbx", "memberships__queue"]
+    readonly_fields = ["sync_state", "sync_error", "pbx_status", "pbx_state"]
     search_fields = ["extension", "display_name", "user__username"]
     inlines = [MembershipInline]
 

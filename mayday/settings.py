@@ -128,8 +128,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Celery: a broker (CELERY_BROKER_URL, else REDIS_URL) means real workers; none means inline tasks.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", CELERY_BROKER_URL == "memory://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", CELERY_BROKER_URL.startswith("memory://"))
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -137,6 +137,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# How often every PBX is reconciled (desired vs observed state): Celery beat, or the listener when inline.
+MAYDAY_POLL_SECONDS = env.int("MAYDAY_POLL_SECONDS", default=15)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-pbxs": {
+        "task": "telephony.tasks.poll_all_pbxs",
+        "schedule": MAYDAY_POLL_SECONDS,
+        "options": {"expires": MAYDAY_POLL_SECONDS * 2 / 3},
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -192,6 +201,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("MAYDAY_LOG_LEVEL", default="INFO")},
+    "loggers": {"panoramisk": {"level": "WARNING"}},
 }
 
 # Demo data (`manage.py seed_demo`).

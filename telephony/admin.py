@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 
+from telephony import services
 from telephony.models import Did, PbxServer, Queue, QueueMembership
+from telephony.pbx.base import PbxError
+from telephony.selectors import snapshot_lines
 
 
 class PbxServerForm(forms.ModelForm):
@@ -29,10 +32,31 @@ class PbxServerForm(forms.ModelForm):
 @admin.register(PbxServer)
 class PbxServerAdmin(admin.ModelAdmin):
     form = PbxServerForm
-    list_display = ["name", "kind", "host", "port", "enabled", "state", "last_connected_at", "last_error"]
+    list_display = [
+        "name",
+        "kind",
+        "host",
+        "port",
+        "enabled",
+        "state",
+        "last_connected_at",
+        "last_error",
+        "last_reconciled_at",
+    ]
     list_filter = ["kind", "enabled", "state"]
     search_fields = ["name", "host"]
-    readonly_fields = ["state", "last_connected_at", "last_error"]
+    readonly_fields = ["state", "last_connected_at", "last_error", "last_reconciled_at", "drift"]
+    actions = ["test_connection"]
+
+    @admin.action(description="Test connection (log in and read queues)", permissions=["view"])
+    def test_connection(self, request, queryset) -> None:
+        for pbx in queryset:
+            try:
+                snap = services.pbx_check(pbx=pbx)
+            except PbxError as exc:
+                self.message_user(request, f"{pbx.name}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, " · ".join(snapshot_lines(pbx=pbx, snap=snap)[:3]), messages.SUCCESS)
 
     def get_fields(self, request, obj=None):
         fields = [*PbxServerForm.Meta.fields, *self.readonly_fields]
@@ -42,10 +66,23 @@ class PbxServerAdmin(admin.ModelAdmin):
         return fields
 
 
-class MembershipInline(admin.TabularInline):
+class ObservedMembershipInline(admin.TabularInline):
+    """Memberships with what the PBX last said about each (read-only, updated live by the listener)."""
+
     model = QueueMembership
     extra = 1
-    fields = ["agent", "penalty"]
+    fields = [
+        "agent",
+        "penalty",
+        "on_pbx",
+        "paused",
+        "pause_reason",
+        "device_state",
+        "in_call",
+        "calls_taken",
+        "observed_at",
+    ]
+    readonly_fields = ["on_pbx", "paused", "pause_reason", "device_state", "in_call", "calls_taken", "observed_at"]
     autocomplete_fields = ["agent"]
 
 
@@ -55,7 +92,7 @@ class QueueAdmin(admin.ModelAdmin):
     list_select_related = ["pbx"]
     list_filter = ["pbx", "strategy"]
     search_fields = ["name"]
-    inlines = [MembershipInline]
+    inlines = [ObservedMembershipInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
@@ -67,9 +104,20 @@ class QueueAdmin(admin.ModelAdmin):
 
 @admin.register(QueueMembership)
 class QueueMembershipAdmin(admin.ModelAdmin):
-    list_display = ["queue", "agent", "penalty"]
+    list_display = [
+        "queue",
+        "agent",
+        "penalty",
+        "on_pbx",
+        "paused",
+        "pause_reason",
+        "device_state",
+        "in_call",
+        "calls_taken",
+        "observed_at",
+    ]
     list_select_related = ["queue__pbx", "agent__user", "agent__pbx"]
-    list_filter = ["queue"]
+    list_filter = ["queue", "on_pbx", "paused", "in_call"]
     search_fields = ["agent__extension", "agent__display_name", "queue__name"]
     autocomplete_fields = ["agent", "queue"]
 

@@ -57,6 +57,8 @@ class PbxServer(models.Model):
     )
     last_connected_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True, editable=False)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    drift = models.TextField(blank=True, editable=False, help_text="What the last reconciliation found and did.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -125,11 +127,23 @@ class Queue(models.Model):
 
 
 class QueueMembership(models.Model):
-    """An agent's place in a queue; a lower penalty is offered calls first."""
+    """An agent's place in a queue; a lower penalty is offered calls first.
+
+    The `on_pbx` … `observed_at` fields are what the PBX last said about this
+    member (events and snapshots); people never edit them.
+    """
 
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="memberships")
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="memberships")
     penalty = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(9)])
+    on_pbx = models.BooleanField("on the PBX", default=False, editable=False)
+    paused = models.BooleanField(default=False, editable=False)
+    pause_reason = models.CharField(max_length=64, blank=True, editable=False)
+    device_state = models.CharField(max_length=32, blank=True, editable=False)
+    in_call = models.BooleanField(default=False, editable=False)
+    calls_taken = models.PositiveIntegerField(default=0, editable=False)
+    last_call_at = models.DateTimeField(null=True, blank=True, editable=False)
+    observed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from telephony.models import Did, Queue
+from telephony.models import Did, PbxServer, Queue
+from telephony.pbx.base import Snapshot
 
 
 def queues_visible_to(*, user) -> QuerySet[Queue]:
@@ -17,3 +18,20 @@ def queues_visible_to(*, user) -> QuerySet[Queue]:
 
 def dids_all() -> QuerySet[Did]:
     return Did.objects.all()
+
+
+def snapshot_lines(*, pbx: PbxServer, snap: Snapshot) -> list[str]:
+    """A short, readable account of a PBX snapshot (pbx_check and the admin's Test connection)."""
+    lines = [f"{pbx.name}: {pbx.get_kind_display()} at {pbx.host}:{pbx.port} answers; {len(snap.queues)} queue(s)"]
+    for queue in snap.queues:
+        members = [m for m in snap.members if m.queue == queue]
+        lines.append(f"  {queue}: {len(members)} member(s)")
+        for m in members:
+            paused = f"paused ({m.reason})" if m.paused and m.reason else "paused" if m.paused else "ready"
+            lines.append(f"    {m.extension}: {paused}, {m.device_state or 'unknown'}, {m.calls_taken} call(s)")
+    for ext, (status, state) in sorted(snap.agents.items()):
+        lines.append(f"  agent {ext}: {status} / {state}")
+    if snap.has_sip:
+        lines.append(f"  SIP: {len(snap.endpoints)} endpoint(s), {len(snap.contacts)} contact(s)")
+        lines.extend(f"    {c.endpoint} {c.uri} {c.status}" for c in snap.contacts)
+    return lines

@@ -54,7 +54,7 @@ def test_embedded_defaults():
     assert s["name"].endswith("db.sqlite3")
     assert s["layer"] == "channels.layers.InMemoryChannelLayer"
     assert s["eager"] is True
-    assert s["broker"] == "memory://"
+    assert s["broker"] == "memory://localhost/"
     assert s["tz"] == "Africa/Nairobi" and s["use_tz"] is True
     assert s["debug"] is False
 

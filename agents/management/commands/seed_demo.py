@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from agents.models import Agent
+from agents.models import Agent, Availability, PauseReason
 from telephony.models import Did, PbxKind, PbxServer, Queue, QueueMembership
 
 PBXS = {
@@ -33,14 +33,14 @@ QUEUES = {
     "demo-asterisk": {"support": "ringall", "sales": "rrmemory"},
     "demo-freeswitch": {"support": "longest-idle-agent", "sales": "round-robin"},
 }
-# extension: (name, PBX, queues)
+# extension: (name, PBX, queues, availability, pause reason)
 AGENTS = {
-    "1005": ("Amina Wanjiru", "demo-asterisk", ["support", "sales"]),
-    "1006": ("Brian Otieno", "demo-asterisk", ["support"]),
-    "1007": ("Grace Achieng", "demo-asterisk", ["sales"]),
-    "1008": ("David Kamau", "demo-freeswitch", ["support", "sales"]),
-    "1009": ("Faith Njeri", "demo-freeswitch", ["support"]),
-    "1010": ("Samuel Mwangi", "demo-freeswitch", ["sales"]),
+    "1005": ("Amina Wanjiru", "demo-asterisk", ["support", "sales"], Availability.AVAILABLE, None),
+    "1006": ("Brian Otieno", "demo-asterisk", ["support"], Availability.ON_BREAK, "Lunch"),
+    "1007": ("Grace Achieng", "demo-asterisk", ["sales"], Availability.AVAILABLE, None),
+    "1008": ("David Kamau", "demo-freeswitch", ["support", "sales"], Availability.AVAILABLE, None),
+    "1009": ("Faith Njeri", "demo-freeswitch", ["support"], Availability.ON_BREAK, "Training"),
+    "1010": ("Samuel Mwangi", "demo-freeswitch", ["sales"], Availability.LOGGED_OUT, None),
 }
 DIDS = {
     "0323300245": "LaCueva",
@@ -66,10 +66,17 @@ class Command(BaseCommand):
         }
         self._user("admin", "Mayday Administrator", password, superuser=True)
         self._user("supervisor", "Sam Supervisor", password, group="Supervisors")
-        for extension, (name, pbx, queue_names) in AGENTS.items():
+        for extension, (name, pbx, queue_names, availability, reason) in AGENTS.items():
             user = self._user(extension, name, password, group="Agents")
             agent, _ = Agent.objects.update_or_create(
-                extension=extension, defaults={"user": user, "display_name": name, "pbx": pbxs[pbx]}
+                extension=extension,
+                defaults={
+                    "user": user,
+                    "display_name": name,
+                    "pbx": pbxs[pbx],
+                    "availability": availability,
+                    "pause_reason": PauseReason.objects.get(name=reason) if reason else None,
+                },
             )
             for queue_name in queue_names:
                 QueueMembership.objects.get_or_create(agent=agent, queue=queues[(pbx, queue_name)])

@@ -1,0 +1,387 @@
+"""Asterisk over AMI, through panoramisk.
+
+panoramisk 1.4 needs care (see DESIGN.md): a `QueueAdd` reply looks like the
+start of a list to it, so it is sent with `as_list=False`; its Manager
+reconnects by itself and re-sends unanswered actions, so `AmiManager` turns
+that off (reconnecting is the listener's job, with backoff); its ping never
+checks the answer, so the listener pings and checks itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Mapping
+
+from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
+
+from agents.models import Availability
+from telephony.pbx import events as ev
+from telephony.pbx.base import (
+    COMMAND_TIMEOUT,
+    MemberState,
+    Observed,
+    PbxBackend,
+    PbxError,
+    Seat,
+    Snapshot,
+    register,
+    validate_member,
+)
+from telephony.pbx.base import ContactState as Contact
+
+# Members are added as PJSIP endpoints; events may name any technology (Local/1005@ctx/n, SIP/1005).
+_INTERFACE = re.compile(r"[A-Za-z0-9]+/([^@/;]+)")
+
+
+def interface_for(extension: str) -> str:
+    return f"PJSIP/{extension}"
+
+
+def extension_of(interface: str) -> str:
+    match = _INTERFACE.match(interface)
+    return match.group(1) if match else interface
+
+
+class AmiManager(Manager):
+    """A panoramisk Manager for one connection: no auto-reconnect, no blind pinger, a `closed` future."""
+
+    def __init__(self, **config) -> None:
+        super().__init__(**config)
+        self.closed: asyncio.Future = self.loop.create_future()
+
+    async def open(self, timeout: float = COMMAND_TIMEOUT) -> None:
+        host, port = self.config["host"], self.config["port"]
+        connected = self.loop.create_future()
+        try:
+            connected.set_result(await asyncio.wait_for(self.loop.create_connection(AMIProtocol, host, port), timeout))
+        except (OSError, TimeoutError) as exc:
+            raise PbxError(f"cannot reach AMI at {host}:{port}: {exc or 'timed out'}", retryable=True) from exc
+        self.connection_made(connected)  # panoramisk wires the protocol and sends Login
+        login = self.authenticated_future
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(login), timeout)
+        except TimeoutError as exc:
+            self.close()
+            raise PbxError(f"AMI at {host}:{port} did not answer the login", retryable=True) from exc
+        self._stop_pinger()
+        if not reply.success:
+            self.close()
+            raise PbxError(f"AMI login refused: {reply.message}", retryable=False)
+
+    def _stop_pinger(self) -> None:
+        if self.pinger:
+            self.pinger.cancel()
+            self.pinger = None
+
+    def connection_lost(self, exc) -> None:
+        self._connected = False
+        self._stop_pinger()
+        # Unanswered actions would be re-sent on a reconnect we never make: fail them now.
+        while self.awaiting_actions:
+            action = self.awaiting_actions.popleft()
+            if not action.future.done():
+                action.future.set_exception(PbxError("AMI connection lost", retryable=True))
+        if not self.closed.done():
+            self.closed.set_result(exc)
+
+    def close(self) -> None:
+        super().close()  # moves unanswered actions to awaiting_actions and closes the socket
+        self.connection_lost(None)
+
+    async def act(self, action: dict, *, as_list: bool | None = None, timeout: float = COMMAND_TIMEOUT):
+        """Send one action and wait for its reply (a Message, or a list for list actions)."""
+        if not self._connected:
+            raise PbxError("AMI connection lost", retryable=True)
+        try:
+            return await asyncio.wait_for(self.send_action(dict(action), as_list=as_list), timeout)
+        except TimeoutError as exc:
+            raise PbxError(f"AMI {action['Action']} got no answer in {timeout:g}s", retryable=True) from exc
+
+
+def ami_manager(pbx, *, events: bool) -> AmiManager:
+    return AmiManager(
+        loop=asyncio.get_running_loop(),
+        host=pbx.host,
+        port=pbx.port,
+        username=pbx.username,
+        secret=pbx.secret,
+        events="on" if events else "off",
+    )
+
+
+def _ok(reply, *, tolerate: tuple[str, ...] = ()) -> None:
+    if not reply.success and not any(text in reply.message for text in tolerate):
+        raise PbxError(f"Asterisk refused: {reply.message}", retryable=False)
+
+
+def _int(value: str, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _device_state(code: str) -> str:
+    return ev.DEVICE_STATES.get(_int(code), "unknown")
+
+
+async def ami_snapshot(manager: AmiManager) -> Snapshot:
+    """QueueStatus, plus PJSIP endpoints and contacts where the PBX has PJSIP."""
+    snap = Snapshot()
+    for msg in _as_list(await manager.act({"Action": "QueueStatus"})):
+        name = msg.get("Event")
+        if name == "QueueParams":
+            snap.queues.append(msg["Queue"])
+        elif name == "QueueMember":
+            # QueueStatus calls the member Name/Location; push events call it MemberName/Interface.
+            snap.members.append(
+                MemberState(
+                    queue=msg["Queue"],
+                    extension=extension_of(msg["Location"]),
+                    paused=msg.get("Paused") == "1",
+                    reason=msg.get("PausedReason", ""),
+                    device_state=_device_state(msg.get("Status")),
+                    in_call=msg.get("InCall") == "1",
+                    calls_taken=_int(msg.get("CallsTaken")),
+                    last_call=_int(msg.get("LastCall")),
+                    penalty=_int(msg.get("Penalty")),
+                )
+            )
+    endpoints = await manager.act({"Action": "PJSIPShowEndpoints"})
+    if not isinstance(endpoints, list) and not endpoints.success:
+        if "Invalid/unknown command" in endpoints.message:  # Asterisk built without PJSIP
+            return snap
+        _ok(endpoints, tolerate=("No endpoints found",))
+    snap.has_sip = True
+    snap.endpoints = [m["ObjectName"] for m in _as_list(endpoints) if m.get("Event") == "EndpointList"]
+    contacts = await manager.act({"Action": "PJSIPShowContacts"})
+    _ok(contacts if not isinstance(contacts, list) else contacts[0], tolerate=("No Contacts found", "No contacts"))
+    for m in _as_list(contacts):
+        if m.get("Event") == "ContactList":
+            rtt = m.get("RoundtripUsec", "")
+            snap.contacts.append(Contact(m["Endpoint"], m["Uri"], m["Status"], int(rtt) if rtt.isdigit() else None))
+    return snap
+
+
+def _as_list(reply) -> list:
+    return reply if isinstance(reply, list) else [reply]
+
+
+# ---- events ----------------------------------------------------------------------------------------
+
+
+def _member_added(f: Mapping) -> ev.Event:
+    return ev.MemberAdded(
+        f["Queue"],
+        extension_of(f["Interface"]),
+        f.get("Paused") == "1",
+        f.get("PausedReason", ""),
+        _device_state(f.get("Status")),
+        _int(f.get("Penalty")),
+        _int(f.get("CallsTaken")),
+        _int(f.get("LastCall")),
+    )
+
+
+def _member_status(f: Mapping) -> ev.Event:
+    return ev.MemberStatus(
+        f["Queue"],
+        extension_of(f["Interface"]),
+        _device_state(f.get("Status")),
+        f.get("InCall") == "1",
+        f.get("Paused") == "1",
+        f.get("PausedReason", ""),
+        _int(f.get("CallsTaken")),
+        _int(f.get("LastCall")),
+    )
+
+
+def _cdr(f: Mapping) -> ev.Event | None:
+    disposition = f.get("Disposition", "")
+    if disposition not in ev.CDR_DISPOSITIONS:
+        return None
+    return ev.CdrRecorded(
+        f.get("UniqueID", ""),
+        f.get("Source", ""),
+        f.get("Destination", ""),
+        f.get("DestinationContext", ""),
+        f.get("CallerID", ""),
+        f.get("Channel", ""),
+        f.get("DestinationChannel", ""),
+        f.get("LastApplication", ""),
+        f.get("StartTime", ""),
+        f.get("AnswerTime", ""),
+        f.get("EndTime", ""),
+        _int(f.get("Duration")),
+        _int(f.get("BillableSeconds")),
+        disposition,
+        f.get("AccountCode", ""),
+    )
+
+
+_MAPPERS: dict[str, Callable[[Mapping], ev.Event | None]] = {
+    "QueueMemberAdded": _member_added,
+    "QueueMemberRemoved": lambda f: ev.MemberRemoved(f["Queue"], extension_of(f["Interface"])),
+    "QueueMemberStatus": _member_status,
+    "QueueMemberPause": lambda f: ev.MemberPaused(
+        f["Queue"], extension_of(f["Interface"]), f.get("Paused") == "1", f.get("PausedReason", "")
+    ),
+    "ContactStatus": lambda f: ev.ContactStatus(
+        f.get("EndpointName", f.get("AOR", "")),
+        f.get("URI", ""),
+        f.get("ContactStatus", "Unknown"),
+        _int(f.get("RoundtripUsec"), 0) or None,
+    ),
+    "QueueCallerJoin": lambda f: ev.CallerJoined(
+        f["Queue"], f.get("Uniqueid", ""), f.get("CallerIDNum", ""), f.get("CallerIDName", ""), _int(f.get("Position"))
+    ),
+    "QueueCallerLeave": lambda f: ev.CallerLeft(f["Queue"], f.get("Uniqueid", ""), _int(f.get("Position"))),
+    "QueueCallerAbandon": lambda f: ev.CallerAbandoned(
+        f["Queue"],
+        f.get("Uniqueid", ""),
+        _int(f.get("Position")),
+        _int(f.get("OriginalPosition")),
+        _int(f.get("HoldTime")),
+    ),
+    "AgentCalled": lambda f: ev.AgentCalled(f["Queue"], extension_of(f["Interface"]), f.get("Uniqueid", "")),
+    "AgentConnect": lambda f: ev.AgentConnected(
+        f["Queue"],
+        extension_of(f["Interface"]),
+        f.get("Uniqueid", ""),
+        _int(f.get("HoldTime")),
+        _int(f.get("RingTime")),
+    ),
+    "AgentComplete": lambda f: ev.AgentCompleted(
+        f["Queue"],
+        extension_of(f["Interface"]),
+        f.get("Uniqueid", ""),
+        _int(f.get("HoldTime")),
+        _int(f.get("TalkTime")),
+        f.get("Reason", ""),
+    ),
+    "AgentRingNoAnswer": lambda f: ev.AgentRingNoAnswer(
+        f["Queue"], extension_of(f["Interface"]), f.get("Uniqueid", ""), _int(f.get("RingTime"))
+    ),
+    "Cdr": _cdr,
+}
+_MAPPERS["QueueMemberPaused"] = _MAPPERS["QueueMemberPause"]  # the name before Asterisk 12
+
+
+def ami_event(frame: Mapping) -> ev.Event | None:
+    """Normalize one AMI event; everything Mayday does not use (VarSet, Newexten, RTCP…) is None."""
+    mapper = _MAPPERS.get(frame.get("Event", ""))
+    return mapper(frame) if mapper else None
+
+
+# ---- commands --------------------------------------------------------------------------------------
+
+
+@register("asterisk")
+class AsteriskBackend(PbxBackend):
+    """Commands over one AMI connection, run on a private event loop (tasks are synchronous)."""
+
+    def open(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.manager: AmiManager | None = None
+
+        async def connect() -> AmiManager:
+            manager = ami_manager(self.pbx, events=False)
+            await manager.open()
+            return manager
+
+        try:
+            self.manager = self.loop.run_until_complete(connect())
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.manager is not None:
+            self.manager.close()
+            self.manager = None
+        if not self.loop.is_closed():
+            self.loop.run_until_complete(asyncio.sleep(0))
+            self.loop.close()
+
+    def _act(self, action: dict, **kwargs):
+        return self.loop.run_until_complete(self.manager.act(action, **kwargs))
+
+    def ping(self) -> None:
+        _ok(self._act({"Action": "Ping"}))
+
+    def snapshot(self) -> Snapshot:
+        return self.loop.run_until_complete(ami_snapshot(self.manager))
+
+    def member_add(self, *, queue: str, extension: str, name: str, penalty: int, paused: bool, reason: str) -> None:
+        validate_member(queue, extension, reason)
+        action = {
+            "Action": "QueueAdd",
+            "Queue": queue,
+            "Interface": interface_for(extension),
+            "StateInterface": interface_for(extension),
+            "Penalty": str(int(penalty)),
+            "Paused": "true" if paused else "false",
+        }
+        if name:
+            action["MemberName"] = _safe_name(name)
+        if paused and reason:
+            action["Reason"] = reason
+        # as_list=False: panoramisk would otherwise wait forever for more of "Added interface to queue".
+        _ok(self._act(action, as_list=False), tolerate=("Already there",))
+
+    def member_remove(self, *, queue: str, extension: str) -> None:
+        validate_member(queue, extension)
+        action = {"Action": "QueueRemove", "Queue": queue, "Interface": interface_for(extension)}
+        _ok(self._act(action), tolerate=("Not there",))
+
+    def member_pause(self, *, extension: str, paused: bool, reason: str = "", queue: str | None = None) -> None:
+        validate_member(queue, extension, reason)
+        action = {
+            "Action": "QueuePause",
+            "Interface": interface_for(extension),
+            "Paused": "true" if paused else "false",
+        }
+        if queue is not None:  # without Queue, Asterisk pauses the member in every queue
+            action["Queue"] = queue
+        if reason:
+            action["Reason"] = reason
+        _ok(self._act(action))
+
+    def agent_set_status(self, *, extension: str, status: str) -> None:
+        raise PbxError("Asterisk has no agent status; use queue membership and pauses", retryable=False)
+
+    def set_availability(
+        self, *, extension: str, name: str, availability: str, reason: str, queues: list[Seat]
+    ) -> None:
+        """Available: in every queue, unpaused. On break: in every queue, paused with the reason
+        (one QueuePause without Queue = all queues). Logged out: out of the (dynamic) queues."""
+        if availability == Availability.LOGGED_OUT:
+            for seat in queues:
+                self.member_remove(queue=seat.queue, extension=extension)
+            return
+        on_break = availability == Availability.ON_BREAK
+        reason = reason if on_break else ""
+        for seat in queues:
+            self.member_add(
+                queue=seat.queue, extension=extension, name=name, penalty=seat.penalty, paused=on_break, reason=reason
+            )
+        if queues:
+            self.member_pause(extension=extension, paused=on_break, reason=reason)
+
+    @staticmethod
+    def observed_availability(snapshot: Snapshot, extension: str, queues: list[str]) -> Observed | None:
+        members = [m for m in snapshot.members if m.extension == extension and m.queue in queues]
+        if not members:
+            return Observed(Availability.LOGGED_OUT, "")
+        pauses = {(m.paused, m.reason if m.paused else "") for m in members}
+        if len(members) < len(set(queues)) or len(pauses) != 1:
+            return None
+        paused, reason = pauses.pop()
+        return Observed(Availability.ON_BREAK, reason) if paused else Observed(Availability.AVAILABLE, "")
+
+
+def _safe_name(name: str) -> str:
+    """Member names are display text: keep printable characters only, never a line break."""
+    return "".join(ch for ch in name if ch.isprintable())[:80]

@@ -1,0 +1,166 @@
+"""What every PBX backend offers, the snapshot it returns, and the one error type it raises.
+
+Backends are transports: they turn these calls into AMI actions or ESL
+commands and the replies into results. Everything they write is checked by
+`telephony.validators` first; a value that fails never reaches the socket.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+
+from telephony import validators
+
+# How long one command may take before the PBX counts as unreachable.
+COMMAND_TIMEOUT = 5.0
+
+
+class PbxError(Exception):
+    """A PBX command failed. `retryable` says whether trying again later may work
+    (the PBX is down, slow or restarting) or not (bad credentials, unknown agent)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+def checked(check, value: str) -> str:
+    """Validate one value before it is written; bad input is a permanent error."""
+    try:
+        return check(value)
+    except ValidationError as exc:
+        raise PbxError(exc.messages[0], retryable=False) from exc
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """One agent in one queue as the PBX sees it."""
+
+    queue: str
+    extension: str
+    paused: bool = False
+    reason: str = ""
+    device_state: str = ""
+    in_call: bool = False
+    calls_taken: int = 0
+    last_call: int = 0  # epoch seconds, 0 = never
+    penalty: int = 0
+
+
+@dataclass(frozen=True)
+class ContactState:
+    """A registered SIP contact (PJSIP) of an endpoint."""
+
+    endpoint: str
+    uri: str
+    status: str
+    rtt_usec: int | None = None
+
+
+@dataclass
+class Snapshot:
+    """Everything the PBX says about queues, members and phones at one moment."""
+
+    queues: list[str] = field(default_factory=list)
+    members: list[MemberState] = field(default_factory=list)
+    endpoints: list[str] = field(default_factory=list)
+    contacts: list[ContactState] = field(default_factory=list)
+    # FreeSWITCH only: extension -> (status, state) from `callcenter_config agent list`.
+    agents: dict[str, tuple[str, str]] = field(default_factory=dict)
+    has_sip: bool = False
+
+
+class PbxBackend(abc.ABC):
+    """One PBX connection for the length of a `with` block (opened inside the task that uses it)."""
+
+    def __init__(self, pbx) -> None:
+        self.pbx = pbx
+
+    def __enter__(self) -> PbxBackend:
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Connect and log in; PbxError on failure."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def ping(self) -> None: ...
+
+    @abc.abstractmethod
+    def snapshot(self) -> Snapshot: ...
+
+    @abc.abstractmethod
+    def member_add(self, *, queue: str, extension: str, name: str, penalty: int, paused: bool, reason: str) -> None: ...
+
+    @abc.abstractmethod
+    def member_remove(self, *, queue: str, extension: str) -> None: ...
+
+    @abc.abstractmethod
+    def member_pause(self, *, extension: str, paused: bool, reason: str = "", queue: str | None = None) -> None:
+        """Pause or unpause a member in one queue, or in every queue when `queue` is None."""
+
+    @abc.abstractmethod
+    def agent_set_status(self, *, extension: str, status: str) -> None:
+        """FreeSWITCH agent status; Asterisk has no such thing and maps it onto pauses."""
+
+    @abc.abstractmethod
+    def set_availability(
+        self, *, extension: str, name: str, availability: str, reason: str, queues: list[Seat]
+    ) -> None:
+        """Make the PBX carry out an agent's availability (agents.models.Availability) in these queues."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def observed_availability(snapshot: Snapshot, extension: str, queues: list[str]) -> Observed | None:
+        """The availability the snapshot shows for this agent, or None when it matches none (drift)."""
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A queue an agent belongs to, as the backend needs it."""
+
+    queue: str
+    penalty: int = 0
+
+
+@dataclass(frozen=True)
+class Observed:
+    availability: str
+    reason: str | None  # None: this PBX does not keep pause reasons
+
+
+def validate_member(queue: str | None, extension: str, reason: str = "") -> None:
+    if queue is not None:
+        checked(validators.validate_name, queue)
+    checked(validators.validate_extension, extension)
+    if reason:
+        checked(validators.validate_reason, reason)
+
+
+_REGISTRY: dict[str, type[PbxBackend]] = {}
+
+
+def register(kind: str):
+    def decorator(cls: type[PbxBackend]) -> type[PbxBackend]:
+        _REGISTRY[kind] = cls
+        return cls
+
+    return decorator
+
+
+def backend_for(pbx) -> PbxBackend:
+    """The backend class for this PbxServer's kind (imported lazily: each pulls in its own library)."""
+    from telephony.pbx import asterisk, freeswitch  # noqa: F401  (registers the backends)
+
+    return _REGISTRY[pbx.kind](pbx)

@@ -1,0 +1,206 @@
+"""PBX events in one vocabulary, whichever PBX sent them.
+
+`asterisk.ami_event()` and `freeswitch.esl_event()` map raw frames onto these;
+everything after the listener works only with these classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# AST_DEVICE_* codes as QueueMember/QueueMemberStatus report them in `Status`.
+DEVICE_STATES = {
+    0: "unknown",
+    1: "not_in_use",
+    2: "in_use",
+    3: "busy",
+    4: "invalid",
+    5: "unavailable",
+    6: "ringing",
+    7: "ringing_in_use",
+    8: "on_hold",
+}
+CDR_DISPOSITIONS = {"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"}
+
+
+@dataclass(frozen=True, slots=True)
+class MemberAdded:
+    queue: str
+    extension: str
+    paused: bool
+    reason: str
+    device_state: str
+    penalty: int
+    calls_taken: int
+    last_call: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRemoved:
+    queue: str
+    extension: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus:
+    queue: str
+    extension: str
+    device_state: str
+    in_call: bool
+    paused: bool
+    reason: str
+    calls_taken: int
+    last_call: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPaused:
+    queue: str
+    extension: str
+    paused: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactStatus:
+    endpoint: str
+    uri: str
+    status: str  # Reachable, Unreachable, NonQualified, Removed, Unknown
+    rtt_usec: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallerJoined:
+    queue: str
+    call_id: str
+    caller_number: str
+    caller_name: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallerLeft:
+    queue: str
+    call_id: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallerAbandoned:
+    queue: str
+    call_id: str
+    position: int
+    original_position: int
+    hold_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCalled:
+    queue: str
+    extension: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConnected:
+    queue: str
+    extension: str
+    call_id: str
+    hold_time: int
+    ring_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCompleted:
+    queue: str
+    extension: str
+    call_id: str
+    hold_time: int
+    talk_time: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRingNoAnswer:
+    queue: str
+    extension: str
+    call_id: str
+    ring_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRecorded:
+    call_id: str
+    source: str
+    destination: str
+    destination_context: str
+    caller_id: str
+    channel: str
+    destination_channel: str
+    last_application: str
+    start: str
+    answer: str
+    end: str
+    duration: int
+    billable_seconds: int
+    disposition: str  # one of CDR_DISPOSITIONS
+    account_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatusChanged:
+    """FreeSWITCH mod_callcenter agent status: Logged Out, Available, Available (On Demand), On Break."""
+
+    extension: str
+    status: str
+    paused: bool  # On Break
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    """FreeSWITCH mod_callcenter agent state: Waiting, Receiving, In a queue call, Idle, Reserved."""
+
+    extension: str
+    state: str
+    device_state: str
+    in_call: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MemberQueueStart:
+    queue: str
+    call_id: str
+    caller_number: str
+    caller_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberQueueEnd:
+    queue: str
+    call_id: str
+    cause: str  # Terminated, Cancel, ...
+    cancel_reason: str  # NONE, NO_AGENT_TIMEOUT, TIMEOUT, EXIT_WITH_KEY, BREAK_OUT, ...
+    extension: str
+    joined: int
+    left: int
+
+
+Event = (
+    MemberAdded
+    | MemberRemoved
+    | MemberStatus
+    | MemberPaused
+    | ContactStatus
+    | CallerJoined
+    | CallerLeft
+    | CallerAbandoned
+    | AgentCalled
+    | AgentConnected
+    | AgentCompleted
+    | AgentRingNoAnswer
+    | CdrRecorded
+    | AgentStatusChanged
+    | AgentStateChanged
+    | MemberQueueStart
+    | MemberQueueEnd
+)

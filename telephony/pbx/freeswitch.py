@@ -1,0 +1,434 @@
+"""FreeSWITCH mod_callcenter over the event socket (ESL).
+
+Commands from tasks go through greenswitch, whose `send()` can block forever:
+every call runs under a `gevent.Timeout`, and the connection is opened inside
+the task that uses it (a greenswitch connection belongs to its thread).
+
+The listener reads events with `EslConnection`, a small asyncio client that
+frames by Content-Length and splits event bodies into lines *before*
+URL-decoding values: greenswitch decodes first, so an encoded newline in a
+caller name could forge headers there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from agents.models import Availability
+from telephony import validators
+from telephony.pbx import events as ev
+from telephony.pbx.base import (
+    COMMAND_TIMEOUT,
+    MemberState,
+    Observed,
+    PbxBackend,
+    PbxError,
+    Seat,
+    Snapshot,
+    checked,
+    register,
+)
+
+# Canonical spellings: FreeSWITCH accepts any case but stores what it is given, and a
+# lower-case "available" agent may never be offered a call.
+STATUSES = ["Logged Out", "Available", "Available (On Demand)", "On Break"]
+STATES = ["Waiting", "Receiving", "In a queue call", "Idle", "Reserved"]
+STATUS_OF = {
+    Availability.AVAILABLE: "Available",
+    Availability.ON_BREAK: "On Break",
+    Availability.LOGGED_OUT: "Logged Out",
+}
+AVAILABILITY_OF = {
+    "Available": Availability.AVAILABLE,
+    "Available (On Demand)": Availability.AVAILABLE,
+    "On Break": Availability.ON_BREAK,
+    "Logged Out": Availability.LOGGED_OUT,
+}
+_STATE_DEVICE = {
+    "Waiting": "not_in_use",
+    "Receiving": "ringing",
+    "In a queue call": "in_use",
+    "Idle": "not_in_use",
+    "Reserved": "ringing",
+}
+
+
+def canonical(value: str, allowed: list[str], what: str) -> str:
+    for word in allowed:
+        if value.lower() == word.lower():
+            return word
+    raise PbxError(f"{value!r} is not a FreeSWITCH agent {what}: use one of {', '.join(allowed)}", retryable=False)
+
+
+def _quoted(word: str) -> str:
+    # callcenter_config splits on spaces; only single quotes keep 'On Break' together.
+    return f"'{word}'" if " " in word else word
+
+
+def agent_id(extension: str, domain: str) -> str:
+    return f"{checked(validators.validate_extension, extension)}@{checked(validators.validate_domain, domain)}"
+
+
+def queue_id(queue: str, domain: str) -> str:
+    return f"{checked(validators.validate_name, queue)}@{checked(validators.validate_domain, domain)}"
+
+
+def cmd_agent_status(extension: str, domain: str, status: str) -> str:
+    status = _quoted(canonical(status, STATUSES, "status"))
+    return f"callcenter_config agent set status {agent_id(extension, domain)} {status}"
+
+
+def cmd_agent_state(extension: str, domain: str, state: str) -> str:
+    return (
+        f"callcenter_config agent set state {agent_id(extension, domain)} {_quoted(canonical(state, STATES, 'state'))}"
+    )
+
+
+def cmd_tier_add(queue: str, extension: str, domain: str, level: int) -> str:
+    return f"callcenter_config tier add {queue_id(queue, domain)} {agent_id(extension, domain)} {int(level)} 1"
+
+
+def cmd_tier_del(queue: str, extension: str, domain: str) -> str:
+    return f"callcenter_config tier del {queue_id(queue, domain)} {agent_id(extension, domain)}"
+
+
+def check_reply(body: str, *, tolerate: tuple[str, ...] = ()) -> str:
+    """`+OK…` is success; `-ERR…` is FreeSWITCH saying no, with its own words."""
+    text = body.strip()
+    if text.startswith("-ERR") and not any(t in text for t in tolerate):
+        raise PbxError(f"FreeSWITCH refused: {text[5:] or text}", retryable=False)
+    return text
+
+
+def parse_table(body: str) -> list[dict[str, str]]:
+    """callcenter_config lists: a header row, pipe-separated rows, then a trailing `+OK`."""
+    lines = [line for line in body.splitlines() if line.strip()]
+    if not lines or lines[0].startswith("-ERR"):
+        check_reply(body)
+        return []
+    header = lines[0].split("|")
+    return [dict(zip(header, line.split("|"), strict=False)) for line in lines[1:] if line.strip() != "+OK"]
+
+
+def _local(ident: str, domain: str) -> str | None:
+    name, _, dom = ident.partition("@")
+    return name if dom == domain else None
+
+
+def snapshot_from_tables(agent_list: str, tier_list: str, queue_list: str, domain: str) -> Snapshot:
+    snap = Snapshot()
+    snap.queues = [q for row in parse_table(queue_list) if (q := _local(row.get("name", ""), domain))]
+    agents = {}
+    for row in parse_table(agent_list):
+        ext = _local(row.get("name", ""), domain)
+        if ext:
+            agents[ext] = row
+            snap.agents[ext] = (row.get("status", ""), row.get("state", ""))
+    for row in parse_table(tier_list):
+        ext, queue = _local(row.get("agent", ""), domain), _local(row.get("queue", ""), domain)
+        if not ext or not queue:
+            continue
+        if queue not in snap.queues:
+            snap.queues.append(queue)
+        agent = agents.get(ext, {})
+        state = agent.get("state", "")
+        snap.members.append(
+            MemberState(
+                queue=queue,
+                extension=ext,
+                paused=agent.get("status") == "On Break",
+                device_state=_STATE_DEVICE.get(state, "unknown"),
+                in_call=state == "In a queue call",
+                calls_taken=_int(agent.get("calls_answered")),
+                last_call=_int(agent.get("last_bridge_end")),
+                penalty=max(_int(row.get("level"), 1) - 1, 0),
+            )
+        )
+    return snap
+
+
+SNAPSHOT_COMMANDS = ("callcenter_config agent list", "callcenter_config tier list", "callcenter_config queue list")
+
+
+def _int(value, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+# ---- events ----------------------------------------------------------------------------------------
+
+
+def parse_event_body(body: str) -> dict[str, str]:
+    """Headers of a `text/event-plain` body: split lines first, URL-decode each value after."""
+    headers = {}
+    for line in body.split("\n"):
+        key, sep, value = line.partition(": ")
+        if sep:
+            headers[key] = unquote(value)
+        elif not line:
+            break  # a blank line ends the headers; an event body (if any) follows
+    return headers
+
+
+def _ext(h: dict) -> str:
+    return h.get("CC-Agent", "").partition("@")[0]
+
+
+def _queue(h: dict) -> str:
+    return h.get("CC-Queue", "").partition("@")[0]
+
+
+def _secs(h: dict, later: str, earlier: str) -> int:
+    a, b = _int(h.get(later)), _int(h.get(earlier))
+    return max(a - b, 0) if a and b else 0
+
+
+_CC: dict[str, Callable[[dict], ev.Event | None]] = {
+    "agent-status-change": lambda h: ev.AgentStatusChanged(
+        _ext(h), h.get("CC-Agent-Status", ""), h.get("CC-Agent-Status") == "On Break"
+    ),
+    "agent-state-change": lambda h: ev.AgentStateChanged(
+        _ext(h),
+        h.get("CC-Agent-State", ""),
+        _STATE_DEVICE.get(h.get("CC-Agent-State", ""), "unknown"),
+        h.get("CC-Agent-State") == "In a queue call",
+    ),
+    "member-queue-start": lambda h: ev.MemberQueueStart(
+        _queue(h),
+        h.get("CC-Member-Session-UUID", ""),
+        h.get("CC-Member-CID-Number", ""),
+        h.get("CC-Member-CID-Name", ""),
+    ),
+    "member-queue-end": lambda h: ev.MemberQueueEnd(
+        _queue(h),
+        h.get("CC-Member-Session-UUID", ""),
+        h.get("CC-Cause", ""),
+        h.get("CC-Cancel-Reason", ""),
+        _ext(h),
+        _int(h.get("CC-Member-Joined-Time")),
+        _int(h.get("CC-Member-Leaving-Time")),
+    ),
+    "agent-offering": lambda h: ev.AgentCalled(_queue(h), _ext(h), h.get("CC-Member-Session-UUID", "")),
+    "bridge-agent-start": lambda h: ev.AgentConnected(
+        _queue(h),
+        _ext(h),
+        h.get("CC-Member-Session-UUID", ""),
+        _secs(h, "CC-Agent-Answered-Time", "CC-Member-Joined-Time"),
+        _secs(h, "CC-Agent-Answered-Time", "CC-Agent-Called-Time"),
+    ),
+    "bridge-agent-end": lambda h: ev.AgentCompleted(
+        _queue(h),
+        _ext(h),
+        h.get("CC-Member-Session-UUID", ""),
+        _secs(h, "CC-Agent-Answered-Time", "CC-Member-Joined-Time"),
+        _secs(h, "CC-Bridge-Terminated-Time", "CC-Agent-Answered-Time"),
+        h.get("CC-Hangup-Cause", ""),
+    ),
+    "bridge-agent-fail": lambda h: ev.AgentRingNoAnswer(
+        _queue(h), _ext(h), h.get("CC-Member-Session-UUID", ""), 1000 * _secs(h, "Event-Date-Timestamp", "x")
+    ),
+}
+
+
+def esl_event(headers: dict[str, str]) -> ev.Event | None:
+    """Normalize one decoded mod_callcenter event; anything else is None."""
+    if headers.get("Event-Subclass") != "callcenter::info":
+        return None
+    mapper = _CC.get(headers.get("CC-Action", ""))
+    return mapper(headers) if mapper else None
+
+
+# ---- asyncio client (listener) ---------------------------------------------------------------------
+
+
+class EslConnection:
+    """A minimal inbound ESL client on asyncio: auth, api commands, plain events.
+
+    Replies arrive in command order, interleaved with events; a reader task
+    routes each frame by its Content-Type.
+    """
+
+    def __init__(self, on_event: Callable[[dict[str, str]], None] | None = None) -> None:
+        self.on_event = on_event
+        self.pending: list[asyncio.Future] = []
+        self.closed: asyncio.Future | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self, host: str, port: int, password: str, timeout: float = COMMAND_TIMEOUT) -> None:
+        checked(validators.validate_secret, password)
+        self.closed = asyncio.get_running_loop().create_future()
+        try:
+            self.reader, self.writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            headers, _ = await asyncio.wait_for(read_frame(self.reader), timeout)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            self.close()
+            raise PbxError(f"cannot reach ESL at {host}:{port}: {exc or 'timed out'}", retryable=True) from exc
+        if headers.get("Content-Type") != "auth/request":
+            self.close()
+            raise PbxError(f"ESL at {host}:{port} did not ask for a password", retryable=True)
+        self._task = asyncio.get_running_loop().create_task(self._read())
+        reply = await self.command(f"auth {password}", timeout)
+        if reply != "+OK accepted":
+            self.close()
+            raise PbxError(f"ESL authentication failed: {reply}", retryable=False)
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                headers, body = await read_frame(self.reader)
+                kind = headers.get("Content-Type")
+                if kind == "text/event-plain":
+                    if self.on_event:
+                        self.on_event(parse_event_body(body))
+                elif kind in ("command/reply", "api/response"):
+                    if self.pending:
+                        future = self.pending.pop(0)
+                        if not future.done():
+                            future.set_result(headers.get("Reply-Text", "") if kind == "command/reply" else body)
+                elif kind == "text/disconnect-notice":
+                    break
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            self.close()
+
+    async def command(self, line: str, timeout: float = COMMAND_TIMEOUT) -> str:
+        if "\n" in line or "\r" in line:
+            raise PbxError("refusing to send a line break to ESL", retryable=False)
+        if self.writer is None or self.closed.done():
+            raise PbxError("ESL connection lost", retryable=True)
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append(future)
+        self.writer.write(f"{line}\n\n".encode())
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError as exc:
+            raise PbxError(f"ESL `{line.split()[0]}` got no answer in {timeout:g}s", retryable=True) from exc
+
+    async def api(self, command: str, timeout: float = COMMAND_TIMEOUT) -> str:
+        return await self.command(f"api {command}", timeout)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        for future in self.pending:
+            if not future.done():
+                future.set_exception(PbxError("ESL connection lost", retryable=True))
+        self.pending.clear()
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, str], str]:
+    """One ESL frame: header lines up to a blank line, then exactly Content-Length bytes of body."""
+    block = await reader.readuntil(b"\n\n")
+    headers = {}
+    for line in block.decode().split("\n"):
+        key, sep, value = line.partition(": ")
+        if sep:
+            headers[key] = value
+    length = int(headers.get("Content-Length", 0))
+    body = (await reader.readexactly(length)).decode() if length else ""
+    return headers, body
+
+
+async def esl_snapshot(conn: EslConnection, domain: str) -> Snapshot:
+    tables = [await conn.api(command) for command in SNAPSHOT_COMMANDS]
+    return snapshot_from_tables(*tables, domain)
+
+
+# ---- commands (greenswitch) ------------------------------------------------------------------------
+
+
+@register("freeswitch")
+class FreeswitchBackend(PbxBackend):
+    """mod_callcenter commands over one greenswitch connection, each under a timeout."""
+
+    def open(self) -> None:
+        import gevent
+        from greenswitch import InboundESL
+
+        checked(validators.validate_secret, self.pbx.secret)
+        checked(validators.validate_domain, self.pbx.domain)
+        self.esl = InboundESL(host=self.pbx.host, port=self.pbx.port, password=self.pbx.secret, timeout=COMMAND_TIMEOUT)
+        try:
+            with gevent.Timeout(COMMAND_TIMEOUT, PbxError("ESL login timed out", retryable=True)):
+                self.esl.connect()
+        except ValueError as exc:  # greenswitch's word for a refused password
+            self.close()
+            raise PbxError("ESL authentication failed: -ERR invalid", retryable=False) from exc
+        except (OSError, Exception) as exc:
+            self.close()
+            if isinstance(exc, PbxError):
+                raise
+            raise PbxError(f"cannot reach ESL at {self.pbx.host}:{self.pbx.port}: {exc}", retryable=True) from exc
+
+    def close(self) -> None:
+        # Not greenswitch's stop(): it waits up to a second for its event greenlet.
+        import gevent
+
+        esl = getattr(self, "esl", None)
+        if esl is None:
+            return
+        esl._run = False
+        esl.connected = False
+        gevent.killall([g for g in (esl._receive_events_greenlet, esl._process_events_greenlet) if g])
+        if getattr(esl, "sock", None) is not None:
+            esl.sock.close()
+        self.esl = None
+
+    def api(self, command: str, *, tolerate: tuple[str, ...] = ()) -> str:
+        import gevent
+
+        if self.esl is None or not self.esl.connected:
+            raise PbxError("ESL connection lost", retryable=True)
+        try:
+            with gevent.Timeout(COMMAND_TIMEOUT, PbxError(f"ESL `{command}` got no answer", retryable=True)):
+                reply = self.esl.send(f"api {command}")
+        except OSError as exc:
+            raise PbxError(f"ESL connection lost: {exc}", retryable=True) from exc
+        return check_reply(reply.data or "", tolerate=tolerate)
+
+    def ping(self) -> None:
+        self.api("status")
+
+    def snapshot(self) -> Snapshot:
+        return snapshot_from_tables(*(self.api(command) for command in SNAPSHOT_COMMANDS), self.pbx.domain)
+
+    def member_add(self, *, queue: str, extension: str, name: str, penalty: int, paused: bool, reason: str) -> None:
+        self.api(cmd_tier_add(queue, extension, self.pbx.domain, penalty + 1), tolerate=("already exist",))
+
+    def member_remove(self, *, queue: str, extension: str) -> None:
+        self.api(cmd_tier_del(queue, extension, self.pbx.domain), tolerate=("not found",))
+
+    def member_pause(self, *, extension: str, paused: bool, reason: str = "", queue: str | None = None) -> None:
+        # mod_callcenter pauses an agent, not a membership: On Break covers every queue.
+        self.agent_set_status(extension=extension, status="On Break" if paused else "Available")
+
+    def agent_set_status(self, *, extension: str, status: str) -> None:
+        self.api(cmd_agent_status(extension, self.pbx.domain, status))
+
+    def set_availability(
+        self, *, extension: str, name: str, availability: str, reason: str, queues: list[Seat]
+    ) -> None:
+        """Tiers for every queue, then the agent status (mod_callcenter keeps no pause reason)."""
+        for seat in queues:
+            self.member_add(
+                queue=seat.queue, extension=extension, name=name, penalty=seat.penalty, paused=False, reason=""
+            )
+        self.agent_set_status(extension=extension, status=STATUS_OF[availability])
+
+    @staticmethod
+    def observed_availability(snapshot: Snapshot, extension: str, queues: list[str]) -> Observed | None:
+        status = snapshot.agents.get(extension)
+        tiers = {m.queue for m in snapshot.members if m.extension == extension}
+        if status is None or not set(queues) <= tiers or status[0] not in AVAILABILITY_OF:
+            return None
+        return Observed(AVAILABILITY_OF[status[0]], None)
+
+    def agent_set_state(self, *, extension: str, state: str) -> None:
+        self.api(cmd_agent_state(extension, self.pbx.domain, state))

@@ -1,0 +1,307 @@
+"""Writes about the phone system.
+
+Two directions: what the PBX told us (events and snapshots, applied to the
+observed fields) and what we ask of it (an agent's availability, pushed by
+tasks and repaired by reconciliation). Nothing here speaks AMI or ESL; the
+backends in `telephony.pbx` do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents import live
+from agents.models import Agent, Availability, SyncState
+from telephony.models import ConnectionState, PbxServer, QueueMembership
+from telephony.pbx import events as ev
+from telephony.pbx.base import PbxBackend, PbxError, Seat, Snapshot, backend_for
+
+log = logging.getLogger(__name__)
+
+OBSERVED_FIELDS = [
+    "on_pbx",
+    "paused",
+    "pause_reason",
+    "device_state",
+    "in_call",
+    "calls_taken",
+    "last_call_at",
+    "observed_at",
+]
+GONE = {"on_pbx": False, "paused": False, "pause_reason": "", "device_state": "", "in_call": False}
+
+
+def pbx_record_connection(*, pbx_id: int, state: str, error: str = "") -> None:
+    """The listener's view of a PBX connection, shown in the admin."""
+    fields = {"state": state, "last_error": error[:2000]}
+    if state == ConnectionState.CONNECTED:
+        fields["last_connected_at"] = timezone.now()
+    PbxServer.objects.filter(pk=pbx_id).update(**fields)
+
+
+def _epoch(seconds: int):
+    return datetime.fromtimestamp(seconds, tz=UTC) if seconds else None
+
+
+def _assign(obj, values: dict) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def _memberships(pbx_id: int, keys: Iterable[tuple[str, str]] | None = None, extensions: Iterable[str] = ()):
+    rows = QueueMembership.objects.filter(queue__pbx_id=pbx_id).select_related("queue", "agent")
+    if keys is not None:
+        keys = list(keys)
+        rows = rows.filter(queue__name__in={q for q, _ in keys}, agent__extension__in={e for _, e in keys})
+    elif extensions:
+        rows = rows.filter(agent__extension__in=set(extensions))
+    return list(rows)
+
+
+def _save(memberships: list[QueueMembership], agents: list[Agent]) -> None:
+    now = timezone.now()
+    for m in memberships:
+        m.observed_at = now
+    with transaction.atomic():
+        if memberships:
+            QueueMembership.objects.bulk_update(memberships, OBSERVED_FIELDS)
+        if agents:
+            Agent.objects.bulk_update(agents, ["pbx_status", "pbx_state"])
+    if memberships or agents:
+        live.broadcast_pbx_changes(memberships=memberships, agents=agents)
+
+
+def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot) -> None:
+    """Make every membership's observed fields what the snapshot says (members it lacks are off the PBX)."""
+    seen = {(m.queue, m.extension): m for m in snapshot.members}
+    changed = []
+    for row in _memberships(pbx_id):
+        state = seen.get((row.queue.name, row.agent.extension))
+        values = (
+            GONE
+            if state is None
+            else {
+                "on_pbx": True,
+                "paused": state.paused,
+                "pause_reason": state.reason,
+                "device_state": state.device_state,
+                "in_call": state.in_call,
+                "calls_taken": state.calls_taken,
+                "last_call_at": _epoch(state.last_call),
+            }
+        )
+        if _assign(row, values):
+            changed.append(row)
+    agents = []
+    if snapshot.agents:
+        for agent in Agent.objects.filter(pbx_id=pbx_id, extension__in=snapshot.agents):
+            status, state = snapshot.agents[agent.extension]
+            if _assign(agent, {"pbx_status": status, "pbx_state": state}):
+                agents.append(agent)
+    _save(changed, agents)
+
+
+def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
+    """Apply a batch of events, keeping only the last word on each member and agent.
+
+    Returns how many events touched state. One SELECT and one bulk UPDATE per
+    batch whatever its size, so a burst costs about as much as one event.
+    """
+    members: dict[tuple[str, str], dict] = {}
+    agent_fields: dict[str, dict] = {}
+    agent_members: dict[str, dict] = {}
+    relevant = 0
+    for e in events:
+        t = type(e)
+        if t is ev.MemberStatus:
+            values = {
+                "on_pbx": True,
+                "device_state": e.device_state,
+                "in_call": e.in_call,
+                "paused": e.paused,
+                "pause_reason": e.reason,
+                "calls_taken": e.calls_taken,
+                "last_call_at": _epoch(e.last_call),
+            }
+        elif t is ev.MemberPaused:
+            values = {"on_pbx": True, "paused": e.paused, "pause_reason": e.reason}
+        elif t is ev.MemberAdded:
+            values = {
+                "on_pbx": True,
+                "paused": e.paused,
+                "pause_reason": e.reason,
+                "device_state": e.device_state,
+                "calls_taken": e.calls_taken,
+                "last_call_at": _epoch(e.last_call),
+            }
+        elif t is ev.MemberRemoved:
+            values = GONE
+        elif t is ev.AgentConnected:
+            values = {"in_call": True}
+        elif t is ev.AgentCompleted:
+            values = {"in_call": False}
+        elif t is ev.AgentStatusChanged:
+            agent_fields.setdefault(e.extension, {})["pbx_status"] = e.status
+            agent_members.setdefault(e.extension, {}).update(paused=e.paused, pause_reason="")
+            relevant += 1
+            continue
+        elif t is ev.AgentStateChanged:
+            agent_fields.setdefault(e.extension, {})["pbx_state"] = e.state
+            agent_members.setdefault(e.extension, {}).update(device_state=e.device_state, in_call=e.in_call)
+            relevant += 1
+            continue
+        else:
+            continue
+        relevant += 1
+        members.setdefault((e.queue, e.extension), {}).update(values)
+    if not relevant:
+        return 0
+
+    changed = []
+    if members:
+        for row in _memberships(pbx_id, keys=members):
+            values = members.get((row.queue.name, row.agent.extension))
+            if values is not None and _assign(row, values):
+                changed.append(row)
+    agents = []
+    if agent_fields:
+        for row in _memberships(pbx_id, extensions=agent_members):
+            if _assign(row, agent_members[row.agent.extension]) and row not in changed:
+                changed.append(row)
+        for agent in Agent.objects.filter(pbx_id=pbx_id, extension__in=agent_fields):
+            if _assign(agent, agent_fields[agent.extension]):
+                agents.append(agent)
+    _save(changed, agents)
+    return relevant
+
+
+# ---- what we ask of the PBX ------------------------------------------------------------------------
+
+
+def _seats(agent: Agent) -> list[Seat]:
+    return [Seat(m.queue.name, m.penalty) for m in agent.memberships.all()]
+
+
+def _reason(agent: Agent) -> str:
+    return agent.pause_reason.name if agent.availability == Availability.ON_BREAK and agent.pause_reason else ""
+
+
+def _push(backend: PbxBackend, agent: Agent) -> None:
+    backend.set_availability(
+        extension=agent.extension,
+        name=agent.display_name,
+        availability=agent.availability,
+        reason=_reason(agent),
+        queues=_seats(agent),
+    )
+
+
+def agent_record_sync(*, agent: Agent, state: str, error: str = "") -> None:
+    Agent.objects.filter(pk=agent.pk).update(sync_state=state, sync_error=error[:2000])
+    agent.sync_state, agent.sync_error = state, error
+    live.broadcast_agent_sync(agent=agent)
+
+
+def agent_push_availability(*, agent_id: int) -> None:
+    """Carry out the agent's availability on its PBX now. Raises PbxError (the task decides about retrying)."""
+    agent = Agent.objects.select_related("pbx", "pause_reason").prefetch_related("memberships__queue").get(pk=agent_id)
+    with backend_for(agent.pbx) as backend:
+        _push(backend, agent)
+    agent_record_sync(agent=agent, state=SyncState.APPLIED)
+
+
+def membership_push(*, pbx_id: int, queue: str, extension: str, present: bool) -> None:
+    """Add a member to one queue (when its agent is signed in) or take it out."""
+    pbx = PbxServer.objects.get(pk=pbx_id)
+    if not present:
+        with backend_for(pbx) as backend:
+            backend.member_remove(queue=queue, extension=extension)
+        return
+    agent = Agent.objects.select_related("pause_reason").filter(pbx_id=pbx_id, extension=extension).first()
+    if agent is None or agent.availability == Availability.LOGGED_OUT:
+        return  # joins the queue when the agent signs in
+    penalty = agent.memberships.filter(queue__name=queue).values_list("penalty", flat=True).first() or 0
+    with backend_for(pbx) as backend:
+        backend.member_add(
+            queue=queue,
+            extension=extension,
+            name=agent.display_name,
+            penalty=penalty,
+            paused=agent.availability == Availability.ON_BREAK,
+            reason=_reason(agent),
+        )
+
+
+def membership_changed(*, membership: QueueMembership, present: bool) -> None:
+    """A supervisor added or removed a membership: follow it on the PBX once the change is committed."""
+    from telephony import tasks
+
+    task = tasks.apply_member_add if present else tasks.apply_member_remove
+    args = (membership.queue.pbx_id, membership.queue.name, membership.agent.extension)
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+def pbx_record_problem(*, pbx_id: int, problem: str) -> None:
+    """A command or a reconciliation that failed for good: shown on the PBX server in the admin."""
+    log.warning("PBX %s: %s", pbx_id, problem)
+    PbxServer.objects.filter(pk=pbx_id).update(drift=f"{timezone.now():%Y-%m-%d %H:%M:%S} {problem}")
+
+
+def pbx_reconcile(*, pbx_id: int) -> list[str]:
+    """Compare what we asked for with what the PBX shows, repair the difference, and say what was found.
+
+    Runs every poll interval and after every listener (re)connect, so no
+    single lost event or failed command can leave an agent wrong for long.
+    """
+    pbx = PbxServer.objects.get(pk=pbx_id)
+    agents = list(Agent.objects.filter(pbx=pbx).select_related("pause_reason").prefetch_related("memberships__queue"))
+    found = []
+    with backend_for(pbx) as backend:
+        snapshot = backend.snapshot()
+        for agent in agents:
+            queues = [seat.queue for seat in _seats(agent)]
+            if not queues:
+                continue
+            missing = [q for q in queues if q not in snapshot.queues]
+            if missing:
+                found.append(f"{agent.extension}: queue {', '.join(missing)} does not exist on the PBX")
+                continue
+            observed = backend.observed_availability(snapshot, agent.extension, queues)
+            wanted = _reason(agent)
+            if observed and observed.availability == agent.availability and observed.reason in (None, wanted):
+                if agent.sync_state != SyncState.APPLIED:
+                    agent_record_sync(agent=agent, state=SyncState.APPLIED)
+                continue
+            shown = f"{observed.availability} {observed.reason or ''}".strip() if observed else "mixed"
+            found.append(f"{agent.extension}: PBX shows {shown}, wanted {agent.availability} {wanted}".strip())
+            try:
+                _push(backend, agent)
+            except PbxError as exc:
+                found[-1] += f" (repair failed: {exc.message})"
+                agent_record_sync(agent=agent, state=SyncState.FAILED, error=exc.message)
+                if exc.retryable:
+                    raise
+                continue
+            agent_record_sync(agent=agent, state=SyncState.APPLIED)
+        snapshot = backend.snapshot() if found else snapshot
+    pbx_apply_snapshot(pbx_id=pbx.pk, snapshot=snapshot)
+    PbxServer.objects.filter(pk=pbx.pk).update(last_reconciled_at=timezone.now(), drift="\n".join(found))
+    if found:
+        log.warning("PBX %s: reconciliation found %s", pbx.name, "; ".join(found))
+    return found
+
+
+def pbx_check(*, pbx: PbxServer) -> Snapshot:
+    """Connect, log in, ping and take a snapshot: the 'Test connection' of the admin and `pbx_check`."""
+    with backend_for(pbx) as backend:
+        backend.ping()
+        return backend.snapshot()

@@ -1,0 +1,597 @@
+"""An Asterisk manager (AMI) on asyncio, faithful to the recorded transcripts.
+
+Replies and events carry Asterisk's header names, in Asterisk's order, with
+CRLF line endings and the reply texts of a real Asterisk 13+ (see
+tests/fixtures/asterisk/). Queue state is real: members added, paused and
+removed here are what QueueStatus reports and what the events say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+Frame = list[tuple[str, str]]
+
+
+def encode(frame: Frame) -> bytes:
+    return ("".join(f"{k}: {v}\r\n" for k, v in frame) + "\r\n").encode()
+
+
+@dataclass
+class Member:
+    interface: str
+    name: str
+    state_interface: str
+    penalty: int = 0
+    paused: bool = False
+    reason: str = ""
+    status: int = 1  # AST_DEVICE_NOT_INUSE
+    in_call: bool = False
+    calls_taken: int = 0
+    last_call: int = 0
+    last_pause: int = 0
+    login_time: int = field(default_factory=lambda: int(time.time()))
+    membership: str = "dynamic"
+    ringinuse: int = 0
+
+    def fields(self, queue: str) -> Frame:
+        """The member block shared by QueueMemberAdded/Removed/Pause/Status."""
+        return [
+            ("Queue", queue),
+            ("MemberName", self.name),
+            ("Interface", self.interface),
+            ("StateInterface", self.state_interface),
+            ("Membership", self.membership),
+            ("Penalty", str(self.penalty)),
+            ("CallsTaken", str(self.calls_taken)),
+            ("LastCall", str(self.last_call)),
+            ("LastPause", str(self.last_pause)),
+            ("LoginTime", str(self.login_time)),
+            ("InCall", str(int(self.in_call))),
+            ("Status", str(self.status)),
+            ("Paused", str(int(self.paused))),
+            ("PausedReason", self.reason),
+            ("Ringinuse", str(self.ringinuse)),
+            ("Wrapuptime", "0"),
+        ]
+
+
+@dataclass
+class Caller:
+    channel: str
+    uniqueid: str
+    number: str
+    name: str
+    joined: float = field(default_factory=time.time)
+
+
+@dataclass
+class QueueState:
+    strategy: str
+    members: dict[str, Member] = field(default_factory=dict)
+    callers: list[Caller] = field(default_factory=list)
+    completed: int = 0
+    abandoned: int = 0
+
+
+@dataclass
+class Contact:
+    endpoint: str
+    uri: str
+    status: str = "Reachable"
+    rtt_usec: int = 700
+
+
+class AmiServer:
+    """The AMI side of the simulator: state, sessions and the actions Mayday uses."""
+
+    def __init__(
+        self,
+        *,
+        username: str = "mayday",
+        secret: str = "mayday",
+        version: str = "13.0.0",
+        queues: dict[str, str] | None = None,
+        endpoints: list[str] | None = None,
+        pjsip: bool = True,
+    ) -> None:
+        self.username, self.secret, self.version = username, secret, version
+        self.initial_queues = queues or {"support": "ringall", "sales": "rrmemory"}
+        self.pjsip = pjsip
+        self.endpoints = endpoints if endpoints is not None else [str(n) for n in range(1000, 1100)]
+        self.sessions: set[AmiSession] = set()
+        self.actions: list[dict[str, str]] = []  # every action received, for tests and the curious
+        self.reset()
+        self._ids = itertools.count(1)
+        self.server: asyncio.AbstractServer | None = None
+        self.caller_entered = None  # set by the scripted activity: (queue, uniqueid) -> None
+        self.frozen = False  # True: accept and read, never answer (a half-open or hung manager)
+
+    def reset(self) -> None:
+        """A restart: dynamic members, callers and contacts are gone; configured queues remain."""
+        self.queues = {name: QueueState(strategy) for name, strategy in self.initial_queues.items()}
+        self.contacts: dict[str, Contact] = {}
+
+    async def start(self, host: str, port: int) -> int:
+        self.server = await asyncio.start_server(self._serve, host, port)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server:
+            self.server.close()
+            for session in list(self.sessions):
+                session.writer.close()
+            await self.server.wait_closed()
+            self.server = None
+
+    def uniqueid(self) -> str:
+        return f"{int(time.time())}.{next(self._ids)}"
+
+    # ---- events --------------------------------------------------------------------------------
+
+    def emit(self, name: str, privilege: str, body: Frame) -> None:
+        data = encode([("Event", name), ("Privilege", privilege), *body])
+        for session in self.sessions:
+            if session.events:
+                session.writer.write(data)
+
+    def emit_raw(self, data: bytes) -> None:
+        """Write prepared event bytes to every event subscriber (the benchmark's firehose)."""
+        for session in self.sessions:
+            if session.events:
+                session.writer.write(data)
+
+    def member_event(self, name: str, queue: str, member: Member) -> None:
+        self.emit(name, "agent,all", member.fields(queue))
+
+    # ---- state changes used by actions and by scripted activity --------------------------------
+
+    def find_members(self, interface: str, queue: str | None = None) -> list[tuple[str, Member]]:
+        return [
+            (q, s.members[interface])
+            for q, s in self.queues.items()
+            if (queue is None or q == queue) and interface in s.members
+        ]
+
+    def set_paused(self, queue: str, member: Member, paused: bool, reason: str) -> None:
+        member.paused, member.reason = paused, reason if paused else ""
+        if paused:
+            member.last_pause = int(time.time())
+        self.member_event("QueueMemberPause", queue, member)
+
+    def set_status(self, queue: str, member: Member, status: int, in_call: bool | None = None) -> None:
+        member.status = status
+        if in_call is not None:
+            member.in_call = in_call
+        self.member_event("QueueMemberStatus", queue, member)
+
+    def set_contact(self, endpoint: str, status: str, port: int = 0) -> None:
+        contact = self.contacts.get(endpoint) or Contact(endpoint, f"sip:{endpoint}@127.0.0.1:{port or 6000}")
+        contact.status = status
+        if status == "Removed":
+            self.contacts.pop(endpoint, None)
+        else:
+            self.contacts[endpoint] = contact
+        rtt = str(contact.rtt_usec) if status == "Reachable" else "0"
+        self.emit(
+            "ContactStatus",
+            "system,all",
+            [
+                ("URI", contact.uri),
+                ("ContactStatus", status),
+                ("AOR", endpoint),
+                ("EndpointName", endpoint),
+                ("RoundtripUsec", rtt),
+            ],
+        )
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = AmiSession(self, reader, writer)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.sessions.discard(session)
+            writer.close()
+
+
+class AmiSession:
+    def __init__(self, server: AmiServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server, self.reader, self.writer = server, reader, writer
+        self.authenticated = False
+        self.events = False
+
+    def send(self, frame: Frame) -> None:
+        self.writer.write(encode(frame))
+
+    def reply(self, action: dict[str, str], response: str, message: str | None = None, *extra) -> None:
+        frame = [("Response", response)]
+        if "actionid" in action:
+            frame.append(("ActionID", action["actionid"]))
+        if message is not None:
+            frame.append(("Message", message))
+        self.send([*frame, *extra])
+
+    async def run(self) -> None:
+        self.writer.write(f"Asterisk Call Manager/{self.server.version}\r\n".encode())
+        while True:
+            block = await self.reader.readuntil(b"\r\n\r\n")
+            action: dict[str, str] = {}
+            for line in block.decode(errors="replace").split("\r\n"):
+                key, sep, value = line.partition(":")
+                if sep:
+                    action[key.strip().lower()] = value.strip()
+            if "action" not in action:
+                self.send([("Response", "Error"), ("Message", "Missing action in request")])
+                continue
+            self.server.actions.append(action)
+            if self.server.frozen:
+                continue  # a hung PBX: the socket stays open, nothing answers
+            if not await self.handle(action):
+                await self.writer.drain()
+                return
+            await self.writer.drain()
+
+    async def handle(self, action: dict[str, str]) -> bool:
+        name = action["action"].lower()
+        if name == "login":
+            return self.login(action)
+        if name == "logoff":
+            self.reply(action, "Goodbye", "Thanks for all the fish.")
+            return False
+        if not self.authenticated:
+            self.reply(action, "Error", "Permission denied")
+            return True
+        handler = getattr(self, f"do_{name}", None)
+        if handler is None or (name.startswith("pjsip") and not self.server.pjsip):
+            self.reply(action, "Error", "Invalid/unknown command")
+        else:
+            handler(action)
+        return True
+
+    def login(self, action: dict[str, str]) -> bool:
+        if action.get("username") != self.server.username or action.get("secret") != self.server.secret:
+            self.reply(action, "Error", "Authentication failed")
+            return False  # Asterisk drops the connection after a failed login
+        self.authenticated = True
+        self.events = action.get("events", "on").lower() not in ("off", "no", "false", "0")
+        self.reply(action, "Success", "Authentication accepted")
+        if self.events:
+            self.send(
+                [
+                    ("Event", "FullyBooted"),
+                    ("Privilege", "system,all"),
+                    ("Uptime", "20"),
+                    ("LastReload", "20"),
+                    ("Status", "Fully Booted"),
+                ]
+            )
+            tv = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+            peer = self.writer.get_extra_info("peername") or ("127.0.0.1", 0)
+            local = self.writer.get_extra_info("sockname") or ("127.0.0.1", 0)
+            self.send(
+                [
+                    ("Event", "SuccessfulAuth"),
+                    ("Privilege", "security,all"),
+                    ("EventTV", tv),
+                    ("Severity", "Informational"),
+                    ("Service", "AMI"),
+                    ("EventVersion", "1"),
+                    ("AccountID", self.server.username),
+                    ("SessionID", f"0x{id(self):x}"),
+                    ("LocalAddress", f"IPV4/TCP/{local[0]}/{local[1]}"),
+                    ("RemoteAddress", f"IPV4/TCP/{peer[0]}/{peer[1]}"),
+                    ("UsingPassword", "0"),
+                    ("SessionTV", tv),
+                ]
+            )
+        return True
+
+    def do_ping(self, action: dict[str, str]) -> None:
+        self.reply(action, "Success", None, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))
+
+    def do_events(self, action: dict[str, str]) -> None:
+        self.events = action.get("eventmask", "on").lower() not in ("off", "no", "false", "0")
+        self.reply(action, "Success", None, ("Events", "On" if self.events else "Off"))
+
+    def do_queueadd(self, action: dict[str, str]) -> None:
+        queue, interface = action.get("queue", ""), action.get("interface", "")
+        if not queue or not interface:
+            self.reply(action, "Error", "'Queue' and 'Interface' not set.")
+            return
+        state = self.server.queues.get(queue)
+        if state is None:
+            self.reply(action, "Error", "Unable to add interface to queue: No such queue")
+            return
+        if interface in state.members:
+            self.reply(action, "Error", "Unable to add interface: Already there")
+            return
+        paused = action.get("paused", "false").lower() in ("true", "yes", "1")
+        member = Member(
+            interface=interface,
+            name=action.get("membername") or interface,
+            state_interface=action.get("stateinterface") or interface,
+            penalty=int(action.get("penalty") or 0),
+            paused=paused,
+            reason=action.get("reason", "") if paused else "",
+        )
+        if paused:
+            member.last_pause = int(time.time())
+        state.members[interface] = member
+        self.reply(action, "Success", "Added interface to queue")
+        self.server.member_event("QueueMemberAdded", queue, member)
+
+    def do_queueremove(self, action: dict[str, str]) -> None:
+        queue, interface = action.get("queue", ""), action.get("interface", "")
+        state = self.server.queues.get(queue)
+        if state is None:
+            self.reply(action, "Error", "Unable to remove interface from queue: No such queue")
+            return
+        member = state.members.pop(interface, None)
+        if member is None:
+            self.reply(action, "Error", "Unable to remove interface: Not there")
+            return
+        self.reply(action, "Success", "Removed interface from queue")
+        self.server.member_event("QueueMemberRemoved", queue, member)
+
+    def do_queuepause(self, action: dict[str, str]) -> None:
+        interface, paused_word = action.get("interface", ""), action.get("paused", "")
+        if not interface or not paused_word:
+            self.reply(action, "Error", "Need 'Interface' and 'Paused' parameters.")
+            return
+        paused = paused_word.lower() in ("true", "yes", "1")
+        found = self.server.find_members(interface, action.get("queue") or None)
+        if not found:
+            self.reply(action, "Error", "Interface not found")
+            return
+        self.reply(action, "Success", f"Interface {'paused' if paused else 'unpaused'} successfully")
+        for queue, member in found:
+            self.server.set_paused(queue, member, paused, action.get("reason", ""))
+
+    def _list(self, action: dict[str, str], message: str, items: list[Frame], complete: str) -> None:
+        aid = [("ActionID", action["actionid"])] if "actionid" in action else []
+        self.send([("Response", "Success"), *aid, ("EventList", "start"), ("Message", message)])
+        for item in items:
+            self.send(item)
+        self.send([("Event", complete), *aid, ("EventList", "Complete"), ("ListItems", str(len(items)))])
+
+    def do_queuestatus(self, action: dict[str, str]) -> None:
+        aid = [("ActionID", action["actionid"])] if "actionid" in action else []
+        items: list[Frame] = []
+        now = time.time()
+        for name, q in self.server.queues.items():
+            if action.get("queue") and action["queue"] != name:
+                continue
+            items.append(
+                [
+                    ("Event", "QueueParams"),
+                    ("Queue", name),
+                    ("Max", "0"),
+                    ("Strategy", q.strategy),
+                    ("Calls", str(len(q.callers))),
+                    ("Holdtime", "0"),
+                    ("TalkTime", "0"),
+                    ("Completed", str(q.completed)),
+                    ("Abandoned", str(q.abandoned)),
+                    ("ServiceLevel", "0"),
+                    ("ServicelevelPerf", "0.0"),
+                    ("ServicelevelPerf2", "0.0"),
+                    ("Weight", "0"),
+                    *aid,
+                ]
+            )
+            for m in q.members.values():
+                block = dict(m.fields(name))
+                items.append(
+                    [
+                        ("Event", "QueueMember"),
+                        ("Queue", name),
+                        ("Name", m.name),
+                        ("Location", m.interface),
+                        *[
+                            (k, block[k])
+                            for k in (
+                                "StateInterface",
+                                "Membership",
+                                "Penalty",
+                                "CallsTaken",
+                                "LastCall",
+                                "LastPause",
+                                "LoginTime",
+                                "InCall",
+                                "Status",
+                                "Paused",
+                                "PausedReason",
+                                "Wrapuptime",
+                            )
+                        ],
+                        *aid,
+                    ]
+                )
+            for position, c in enumerate(q.callers, start=1):
+                items.append(
+                    [
+                        ("Event", "QueueEntry"),
+                        ("Queue", name),
+                        ("Position", str(position)),
+                        ("Channel", c.channel),
+                        ("Uniqueid", c.uniqueid),
+                        ("CallerIDNum", c.number),
+                        ("CallerIDName", c.name),
+                        ("ConnectedLineNum", "<unknown>"),
+                        ("ConnectedLineName", "<unknown>"),
+                        ("Wait", str(int(now - c.joined))),
+                        ("Priority", "0"),
+                        *aid,
+                    ]
+                )
+        self._list(action, "Queue status will follow", items, "QueueStatusComplete")
+
+    def do_queuesummary(self, action: dict[str, str]) -> None:
+        aid = [("ActionID", action["actionid"])] if "actionid" in action else []
+        items = []
+        for name, q in self.server.queues.items():
+            available = sum(1 for m in q.members.values() if not m.paused and m.status == 1)
+            items.append(
+                [
+                    ("Event", "QueueSummary"),
+                    ("Queue", name),
+                    ("LoggedIn", str(len(q.members))),
+                    ("Available", str(available)),
+                    ("Callers", str(len(q.callers))),
+                    ("HoldTime", "0"),
+                    ("TalkTime", "0"),
+                    ("LongestHoldTime", "0"),
+                    *aid,
+                ]
+            )
+        self._list(action, "Queue summary will follow", items, "QueueSummaryComplete")
+
+    def do_pjsipshowendpoints(self, action: dict[str, str]) -> None:
+        aid = [("ActionID", action["actionid"])] if "actionid" in action else []
+        items = []
+        for ep in self.server.endpoints:
+            contact = self.server.contacts.get(ep)
+            items.append(
+                [
+                    ("Event", "EndpointList"),
+                    *aid,
+                    ("ObjectType", "endpoint"),
+                    ("ObjectName", ep),
+                    ("Transport", "transport-udp"),
+                    ("Aor", ep),
+                    ("Auths", ep),
+                    ("OutboundAuths", ""),
+                    ("Contacts", f"{ep}/{contact.uri}," if contact else ""),
+                    ("DeviceState", "Not in use" if contact else "Unavailable"),
+                    ("ActiveChannels", "0"),
+                ]
+            )
+        self._list(
+            action, "A listing of Endpoints follows, presented as EndpointList events", items, "EndpointListComplete"
+        )
+
+    def do_pjsipshowcontacts(self, action: dict[str, str]) -> None:
+        aid = [("ActionID", action["actionid"])] if "actionid" in action else []
+        items = []
+        for ep, c in self.server.contacts.items():
+            host, _, port = c.uri.rpartition("@")[2].partition(":")
+            rtt = str(c.rtt_usec) if c.status == "Reachable" else "N/A"
+            items.append(
+                [
+                    ("Event", "ContactList"),
+                    *aid,
+                    ("ObjectType", "contact"),
+                    ("ObjectName", f"{ep};@sim{ep}"),
+                    ("ViaAddr", host),
+                    ("QualifyTimeout", "3.000000"),
+                    ("Qualify2xxOnly", "false"),
+                    ("CallId", f"sim-{ep}@{host}"),
+                    ("RegServer", ""),
+                    ("PruneOnBoot", "no"),
+                    ("Path", ""),
+                    ("Endpoint", ep),
+                    ("ViaPort", port),
+                    ("AuthenticateQualify", "no"),
+                    ("Uri", c.uri),
+                    ("QualifyFrequency", "5"),
+                    ("UserAgent", "mayday-simulator/1.0"),
+                    ("ExpirationTime", str(int(time.time()) + 60)),
+                    ("OutboundProxy", ""),
+                    ("Status", c.status),
+                    ("RoundtripUsec", rtt),
+                ]
+            )
+        self._list(
+            action, "A listing of Contacts follows, presented as ContactList events", items, "ContactListComplete"
+        )
+
+    def do_coreshowchannels(self, action: dict[str, str]) -> None:
+        aid = [("ActionID", action["actionid"])] if "actionid" in action else []
+        items = []
+        for name, q in self.server.queues.items():
+            for c in q.callers:
+                items.append(
+                    [
+                        ("Event", "CoreShowChannel"),
+                        *aid,
+                        ("Channel", c.channel),
+                        ("ChannelState", "6"),
+                        ("ChannelStateDesc", "Up"),
+                        ("CallerIDNum", c.number),
+                        ("CallerIDName", c.name),
+                        ("ConnectedLineNum", "<unknown>"),
+                        ("ConnectedLineName", "<unknown>"),
+                        ("Language", "en"),
+                        ("AccountCode", ""),
+                        ("Context", "from-pstn"),
+                        ("Exten", name),
+                        ("Priority", "2"),
+                        ("Uniqueid", c.uniqueid),
+                        ("Linkedid", c.uniqueid),
+                        ("Application", "Queue"),
+                        ("ApplicationData", name),
+                        ("Duration", time.strftime("%H:%M:%S", time.gmtime(time.time() - c.joined))),
+                        ("BridgeId", ""),
+                    ]
+                )
+        self._list(action, "Channels will follow", items, "CoreShowChannelsComplete")
+
+    def do_command(self, action: dict[str, str]) -> None:
+        command = action.get("command", "")
+        words = command.split()
+        if words[:2] == ["queue", "show"] and len(words) == 3 and words[2] in self.server.queues:
+            lines = self._queue_show(words[2])
+        elif words[:3] == ["core", "show", "version"]:
+            lines = [f"Asterisk {self.server.version} (mayday simulator)"]
+        else:
+            lines = [f"No such command '{command}' (type 'core show help {command}' for other possible commands)"]
+        self.reply(action, "Success", "Command output follows", *[("Output", line) for line in lines])
+
+    def _queue_show(self, name: str) -> list[str]:
+        q = self.server.queues[name]
+        lines = [
+            f"{name} has {len(q.callers)} calls (max unlimited) in '{q.strategy}' strategy (0s holdtime, 0s "
+            f"talktime), W:0, C:{q.completed}, A:{q.abandoned}, SL:0.0%, SL2:0.0% within 0s"
+        ]
+        lines.append("   Members: " if q.members else "   No Members")
+        for m in q.members.values():
+            state = "Not in use" if m.status == 1 else "In use" if m.status == 2 else "Ringing"
+            paused = f" (paused:{m.reason})" if m.paused and m.reason else " (paused)" if m.paused else ""
+            lines.append(
+                f"      {m.name} ({m.interface}) (ringinuse disabled) ({m.membership}){paused} ({state}) "
+                f"has taken {m.calls_taken or 'no'} calls"
+            )
+        lines.append("   No Callers" if not q.callers else "   Callers: ")
+        return [*lines, ""]
+
+    def do_originate(self, action: dict[str, str]) -> None:
+        """Async Originate into `Context=from-pstn Exten=<queue>` places a simulated caller in that queue."""
+        self.reply(action, "Success", "Originate successfully queued")
+        queue = action.get("exten", "")
+        uniqueid = self.server.uniqueid()
+        self.server.emit(
+            "OriginateResponse",
+            "call,all",
+            [
+                ("ActionID", action.get("actionid", "")),
+                ("Response", "Success"),
+                ("Channel", action.get("channel", "")),
+                ("Context", action.get("context", "")),
+                ("Exten", queue),
+                ("Reason", "4"),
+                ("Uniqueid", uniqueid),
+                ("CallerIDNum", "<unknown>"),
+                ("CallerIDName", "<unknown>"),
+            ],
+        )
+        if self.server.caller_entered is not None and queue in self.server.queues:
+            self.server.caller_entered(queue, uniqueid)
