@@ -160,16 +160,20 @@ class Activity:
             ami.set_status(queue, member, 1)
             return False
         hold = int(time.time() - caller.joined)
+        self._leave(queue, state, caller, chan, abandon=False)  # Asterisk: QueueCallerLeave, then AgentConnect
         ami.emit(
             "AgentConnect",
             "agent,all",
             [*chan, *dest, *who, ("HoldTime", str(hold)), ("RingTime", str(int(self.ring)))],
         )
-        self._leave(queue, state, caller, chan, abandon=False)
         ami.set_status(queue, member, 2, in_call=True)
         start = time.time()
         await asyncio.sleep(self.rng.uniform(*self.talk))
         talk = int(time.time() - start)
+        member.calls_taken += 1
+        member.last_call = int(time.time())
+        state.completed += 1
+        ami.set_status(queue, member, 1, in_call=False)
         ami.emit(
             "AgentComplete",
             "agent,all",
@@ -182,10 +186,6 @@ class Activity:
                 ("Reason", self.rng.choice(["agent", "caller"])),
             ],
         )
-        member.calls_taken += 1
-        member.last_call = int(time.time())
-        state.completed += 1
-        ami.set_status(queue, member, 1, in_call=False)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start))
         ami.emit(
             "Cdr",
