@@ -203,7 +203,7 @@ def test_auth_failures_match_the_recording(esl_sim, name):
 
 
 def test_events_match_the_recording(esl_sim):
-    listen_cmds, recorded = transcripts.esl("events.esl")
+    _, recorded = transcripts.esl("events.esl")
     control_cmds, _ = transcripts.esl("events-control.esl")
     port = esl_sim.sim.esl_port
     with socket.create_connection(("127.0.0.1", port)) as listener:
