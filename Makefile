@@ -37,6 +37,14 @@ test: $(READY)
 test-services: $(READY)
 	$(TEST_ENV) $(SERVICES_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks print each figure beside its floor (the bare protocol or database in the same run).
+bench: $(READY)
+	MAYDAY_LOG_LEVEL=WARNING DJANGO_DEBUG=true DATABASE_URL=sqlite:///$(CURDIR)/bench.sqlite3 $(BIN)/python bench/ingest.py
+	mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS mayday_bench CHARACTER SET utf8mb4"
+	MAYDAY_LOG_LEVEL=WARNING DJANGO_DEBUG=true DATABASE_URL=mysql://root@127.0.0.1:3306/mayday_bench \
+		REDIS_URL=redis://127.0.0.1:6379/2 \
+		CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python bench/ingest.py
+
 lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

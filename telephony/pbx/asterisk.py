@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
 
 from agents.models import Availability
 from telephony.pbx import events as ev
@@ -44,18 +45,61 @@ def extension_of(interface: str) -> str:
     return match.group(1) if match else interface
 
 
+# Event classes the listener asks Asterisk for: queue/agent events, contacts and boot (system), CDRs.
+# Dialplan, call and reporting chatter (Newexten, VarSet, RTCP…) then never leaves Asterisk.
+EVENT_MASK = "system,agent,cdr"
+
+
+class AmiProtocol(AMIProtocol):
+    """panoramisk's protocol with a fast lane for events.
+
+    Replies and list items (they carry an ActionID) go through panoramisk as
+    usual. Pushed events skip its Message class: the ones `ami_event` maps are
+    split into a plain dict and handed to the manager's `event_sink`; the rest
+    (Newexten, VarSet, RTCP…) are dropped after reading one line.
+    """
+
+    wanted: frozenset[str] = frozenset()  # the mapped event names, set below once _MAPPERS exists
+
+    def data_received(self, data: bytes) -> None:
+        text = data.decode("utf8", "ignore")
+        if self.version is None and text.startswith("Asterisk Call Manager/"):
+            self.version = text.partition("\r\n")[0].partition("/")[2].strip()
+        if self.queue:
+            text = self.queue.popleft() + text
+        frames = text.split("\r\n\r\n")
+        self.queue.append(frames.pop())
+        sink, wanted = getattr(self.factory, "event_sink", None), self.wanted
+        for frame in frames:
+            frame = frame.strip()
+            if frame.startswith("Event: ") and "ActionID: " not in frame:
+                end = frame.find("\r\n")
+                if sink is not None and (frame[7:end] if end > 0 else frame[7:]) in wanted:
+                    sink(
+                        dict(
+                            line.split(": ", 1) if ": " in line else (line.rstrip(":"), "")
+                            for line in frame.split("\r\n")
+                        )
+                    )
+                continue
+            message = Message.from_line(frame)
+            if message is not None:
+                self.handle_message(message)
+
+
 class AmiManager(Manager):
     """A panoramisk Manager for one connection: no auto-reconnect, no blind pinger, a `closed` future."""
 
     def __init__(self, **config) -> None:
         super().__init__(**config)
         self.closed: asyncio.Future = self.loop.create_future()
+        self.event_sink = None  # called with each mapped event as a dict (see AmiProtocol)
 
     async def open(self, timeout: float = COMMAND_TIMEOUT) -> None:
         host, port = self.config["host"], self.config["port"]
         connected = self.loop.create_future()
         try:
-            connected.set_result(await asyncio.wait_for(self.loop.create_connection(AMIProtocol, host, port), timeout))
+            connected.set_result(await asyncio.wait_for(self.loop.create_connection(AmiProtocol, host, port), timeout))
         except (OSError, TimeoutError) as exc:
             raise PbxError(f"cannot reach AMI at {host}:{port}: {exc or 'timed out'}", retryable=True) from exc
         self.connection_made(connected)  # panoramisk wires the protocol and sends Login
@@ -107,7 +151,7 @@ def ami_manager(pbx, *, events: bool) -> AmiManager:
         port=pbx.port,
         username=pbx.username,
         secret=pbx.secret,
-        events="on" if events else "off",
+        events=EVENT_MASK if events else "off",
     )
 
 
@@ -267,6 +311,7 @@ _MAPPERS: dict[str, Callable[[Mapping], ev.Event | None]] = {
     "Cdr": _cdr,
 }
 _MAPPERS["QueueMemberPaused"] = _MAPPERS["QueueMemberPause"]  # the name before Asterisk 12
+AmiProtocol.wanted = frozenset(_MAPPERS)
 
 
 def ami_event(frame: Mapping) -> ev.Event | None:

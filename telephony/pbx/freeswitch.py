@@ -234,12 +234,23 @@ _CC: dict[str, Callable[[dict], ev.Event | None]] = {
 }
 
 
-def esl_event(headers: dict[str, str]) -> ev.Event | None:
-    """Normalize one decoded mod_callcenter event; anything else is None."""
+def esl_event(body: str) -> ev.Event | None:
+    """Normalize one `text/event-plain` body from mod_callcenter; anything else is None.
+
+    The CC-Action is looked up before the body is parsed, so chatter
+    (members-count, agent-*-get…) costs one substring search.
+    """
+    start = body.find("\nCC-Action: ")
+    if start < 0:
+        return None
+    end = body.find("\n", start + 12)
+    mapper = _CC.get(body[start + 12 : end if end > 0 else None])
+    if mapper is None:
+        return None
+    headers = parse_event_body(body)
     if headers.get("Event-Subclass") != "callcenter::info":
         return None
-    mapper = _CC.get(headers.get("CC-Action", ""))
-    return mapper(headers) if mapper else None
+    return mapper(headers)
 
 
 # ---- asyncio client (listener) ---------------------------------------------------------------------
@@ -252,7 +263,7 @@ class EslConnection:
     routes each frame by its Content-Type.
     """
 
-    def __init__(self, on_event: Callable[[dict[str, str]], None] | None = None) -> None:
+    def __init__(self, on_event: Callable[[str], None] | None = None) -> None:
         self.on_event = on_event
         self.pending: list[asyncio.Future] = []
         self.closed: asyncio.Future | None = None
@@ -283,7 +294,7 @@ class EslConnection:
                 kind = headers.get("Content-Type")
                 if kind == "text/event-plain":
                     if self.on_event:
-                        self.on_event(parse_event_body(body))
+                        self.on_event(body)
                 elif kind in ("command/reply", "api/response"):
                     if self.pending:
                         future = self.pending.pop(0)

@@ -102,7 +102,7 @@ class Stream:
 
     async def _ami(self) -> None:
         manager = ami_manager(self.pbx, events=True)
-        manager.register_event("*", lambda _, message: self.take(ami_event(message)))
+        manager.event_sink = lambda frame: self.take(ami_event(frame))
         await manager.open()
         try:
             await self._resynced(await ami_snapshot(manager))
@@ -111,7 +111,7 @@ class Stream:
             manager.close()
 
     async def _esl(self) -> None:
-        conn = EslConnection(on_event=lambda headers: self.take(esl_event(headers)))
+        conn = EslConnection(on_event=lambda body: self.take(esl_event(body)))
         await conn.open(self.pbx.host, self.pbx.port, self.pbx.secret)
         try:
             reply = await conn.command("event plain CUSTOM callcenter::info")

@@ -137,12 +137,13 @@ class AmiServer:
 
     def emit(self, name: str, privilege: str, body: Frame) -> None:
         data = encode([("Event", name), ("Privilege", privilege), *body])
+        classes = set(privilege.split(","))
         for session in self.sessions:
-            if session.events:
+            if session.events and (session.classes is None or session.classes & classes):
                 session.writer.write(data)
 
     def emit_raw(self, data: bytes) -> None:
-        """Write prepared event bytes to every event subscriber (the benchmark's firehose)."""
+        """Write prepared event bytes to every event subscriber, whatever its event mask (the firehose)."""
         for session in self.sessions:
             if session.events:
                 session.writer.write(data)
@@ -208,6 +209,7 @@ class AmiSession:
         self.server, self.reader, self.writer = server, reader, writer
         self.authenticated = False
         self.events = False
+        self.classes: set[str] | None = None  # None: every class (Events: on)
 
     def send(self, frame: Frame) -> None:
         self.writer.write(encode(frame))
@@ -262,7 +264,9 @@ class AmiSession:
             self.reply(action, "Error", "Authentication failed")
             return False  # Asterisk drops the connection after a failed login
         self.authenticated = True
-        self.events = action.get("events", "on").lower() not in ("off", "no", "false", "0")
+        mask = action.get("events", "on").lower()
+        self.events = mask not in ("off", "no", "false", "0")
+        self.classes = None if mask in ("on", "yes", "true", "1", "all") else set(mask.split(","))
         self.reply(action, "Success", "Authentication accepted")
         if self.events:
             self.send(

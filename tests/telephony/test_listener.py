@@ -75,6 +75,8 @@ def test_resync_then_live_events(loop_thread, sim, pbx, agent):
         with backend_for(pbx) as backend:
             backend.member_remove(queue="sales", extension="2001")
         wait_for(lambda: rows(agent)["sales"] == (False, False), what="removal event")
+        # The listener asks Asterisk only for the event classes it maps (no dialplan/call chatter).
+        assert asterisk.EVENT_MASK in [a["events"] for a in sim.sim.ami.actions if a["action"] == "Login"]
     else:
         wait_for(lambda: type(agent).objects.get(pk=agent.pk).pbx_status == "Available", what="agent status")
 

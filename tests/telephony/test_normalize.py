@@ -36,7 +36,7 @@ def ami_events(name: str) -> list[ev.Event]:
 def esl_events(name: str) -> list[ev.Event]:
     _, frames = transcripts.esl(name)
     bodies = [body for headers, body in frames if dict(headers).get("Content-Type") == "text/event-plain"]
-    return [e for body in bodies if (e := esl_event(parse_event_body(body))) is not None]
+    return [e for body in bodies if (e := esl_event(body)) is not None]
 
 
 @pytest.mark.parametrize("name", AMI_FILES)
@@ -171,7 +171,7 @@ def test_esl_values_are_decoded_after_splitting_lines():
     headers = parse_event_body(body)
     assert headers["CC-Action"] == "member-queue-start"
     assert headers["CC-Member-CID-Name"] == "Evil\nCC-Action: agent-status-change"
-    event = esl_event(headers)
+    event = esl_event(body)
     assert isinstance(event, ev.MemberQueueStart) and event.caller_name.startswith("Evil\n")
 
 
@@ -186,3 +186,28 @@ def test_agent_and_tier_lists_parse_into_a_snapshot():
     assert [(m.queue, m.extension, m.penalty) for m in snap.members] == [("support", "1039", 0), ("support", "1040", 1)]
     assert snap.queues == ["support"]
     assert snapshot_from_tables(agent_list, tier_list, "", "elsewhere").members == []
+
+
+@pytest.mark.parametrize("name", ["answered-call.ami", "queue-lifecycle.ami", "pjsip-register-events.ami"])
+def test_the_listener_fast_lane_sees_what_panoramisk_sees(name):
+    """AmiProtocol hands mapped events to the sink as dicts and drops the rest; the result must equal
+    normalizing every event through panoramisk's Message, and list replies must still reach panoramisk."""
+    from types import SimpleNamespace
+
+    from telephony.pbx.asterisk import AmiProtocol
+
+    raw = "\r\n".join(
+        line
+        for line in (transcripts.FIXTURES / "asterisk" / name).read_bytes().decode().split("\r\n")
+        if not line.startswith(">>")
+    )
+    seen, handled = [], []
+    protocol = AmiProtocol()
+    protocol.connection_made(SimpleNamespace())
+    protocol.factory = SimpleNamespace(event_sink=lambda frame: seen.append(ami_event(frame)))
+    protocol.handle_message = handled.append
+    for i in range(0, len(raw), 1000):  # arbitrary TCP chunking
+        protocol.data_received(raw[i : i + 1000].encode())
+    protocol.data_received(b"\r\n\r\n")
+    assert [e for e in seen if e is not None] == ami_events(name)
+    assert all("ActionID" in m or "Response" in m for m in handled)  # only replies and list items go the slow way
