@@ -88,7 +88,8 @@ def ami_firehose(members: dict[str, list[str]], n: int, *, seed: int = 1) -> tup
     chunks, relevant = [], 0
     for _ in range(n):
         if rng.random() < RELEVANT_SHARE:
-            queue, ext = pair = rng.choice(pairs)
+            pair = rng.choice(pairs)
+            queue = pair[0]
             m = state[pair]
             if rng.random() < 0.5:
                 m.paused = not m.paused
