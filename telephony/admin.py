@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from telephony import services
-from telephony.models import Did, PbxServer, Queue, QueueMembership
+from telephony.models import OBSERVED_FIELDS, Did, PbxServer, Queue, QueueMembership
 from telephony.pbx.base import PbxError
 from telephony.selectors import snapshot_lines
 
@@ -71,18 +71,8 @@ class ObservedMembershipInline(admin.TabularInline):
 
     model = QueueMembership
     extra = 1
-    fields = [
-        "agent",
-        "penalty",
-        "on_pbx",
-        "paused",
-        "pause_reason",
-        "device_state",
-        "in_call",
-        "calls_taken",
-        "observed_at",
-    ]
-    readonly_fields = ["on_pbx", "paused", "pause_reason", "device_state", "in_call", "calls_taken", "observed_at"]
+    fields = ["agent", "penalty", *OBSERVED_FIELDS]
+    readonly_fields = OBSERVED_FIELDS
     autocomplete_fields = ["agent"]
 
 
@@ -104,18 +94,7 @@ class QueueAdmin(admin.ModelAdmin):
 
 @admin.register(QueueMembership)
 class QueueMembershipAdmin(admin.ModelAdmin):
-    list_display = [
-        "queue",
-        "agent",
-        "penalty",
-        "on_pbx",
-        "paused",
-        "pause_reason",
-        "device_state",
-        "in_call",
-        "calls_taken",
-        "observed_at",
-    ]
+    list_display = ["queue", "agent", "penalty", *OBSERVED_FIELDS]
     list_select_related = ["queue__pbx", "agent__user", "agent__pbx"]
     list_filter = ["queue", "on_pbx", "paused", "in_call"]
     search_fields = ["agent__extension", "agent__display_name", "queue__name"]

@@ -162,6 +162,19 @@ class QueueMembership(models.Model):
             )
 
 
+# What the PBX says about a member: filled by the listener and reconciliation, read-only to people.
+OBSERVED_FIELDS = [
+    "on_pbx",
+    "paused",
+    "pause_reason",
+    "device_state",
+    "in_call",
+    "calls_taken",
+    "last_call_at",
+    "observed_at",
+]
+
+
 class Did(models.Model):
     """A public number (DID) and the outlet it belongs to."""
 

@@ -17,22 +17,12 @@ from django.utils import timezone
 
 from agents import live
 from agents.models import Agent, Availability, SyncState
-from telephony.models import ConnectionState, PbxServer, QueueMembership
+from telephony.models import OBSERVED_FIELDS, ConnectionState, PbxServer, QueueMembership
 from telephony.pbx import events as ev
 from telephony.pbx.base import PbxBackend, PbxError, Seat, Snapshot, backend_for
 
 log = logging.getLogger(__name__)
 
-OBSERVED_FIELDS = [
-    "on_pbx",
-    "paused",
-    "pause_reason",
-    "device_state",
-    "in_call",
-    "calls_taken",
-    "last_call_at",
-    "observed_at",
-]
 GONE = {"on_pbx": False, "paused": False, "pause_reason": "", "device_state": "", "in_call": False}
 
 

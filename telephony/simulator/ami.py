@@ -14,6 +14,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from telephony.simulator.server import SessionServer
+
 log = logging.getLogger(__name__)
 
 Frame = list[tuple[str, str]]
@@ -88,7 +90,7 @@ class Contact:
     rtt_usec: int = 700
 
 
-class AmiServer:
+class AmiServer(SessionServer):
     """The AMI side of the simulator: state, sessions and the actions Mayday uses."""
 
     def __init__(
@@ -101,15 +103,14 @@ class AmiServer:
         endpoints: list[str] | None = None,
         pjsip: bool = True,
     ) -> None:
+        super().__init__()
         self.username, self.secret, self.version = username, secret, version
         self.initial_queues = queues or {"support": "ringall", "sales": "rrmemory"}
         self.pjsip = pjsip
         self.endpoints = endpoints if endpoints is not None else [str(n) for n in range(1000, 1100)]
-        self.sessions: set[AmiSession] = set()
         self.actions: list[dict[str, str]] = []  # every action received, for tests and the curious
         self.reset()
         self._ids = itertools.count(1)
-        self.server: asyncio.AbstractServer | None = None
         self.caller_entered = None  # set by the scripted activity: (queue, uniqueid) -> None
         self.frozen = False  # True: accept and read, never answer (a half-open or hung manager)
 
@@ -117,18 +118,6 @@ class AmiServer:
         """A restart: dynamic members, callers and contacts are gone; configured queues remain."""
         self.queues = {name: QueueState(strategy) for name, strategy in self.initial_queues.items()}
         self.contacts: dict[str, Contact] = {}
-
-    async def start(self, host: str, port: int) -> int:
-        self.server = await asyncio.start_server(self._serve, host, port)
-        return self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server:
-            self.server.close()
-            for session in list(self.sessions):
-                session.writer.close()
-            await self.server.wait_closed()
-            self.server = None
 
     def uniqueid(self) -> str:
         return f"{int(time.time())}.{next(self._ids)}"
@@ -191,17 +180,6 @@ class AmiServer:
                 ("RoundtripUsec", rtt),
             ],
         )
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = AmiSession(self, reader, writer)
-        self.sessions.add(session)
-        try:
-            await session.run()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self.sessions.discard(session)
-            writer.close()
 
 
 class AmiSession:
@@ -599,3 +577,6 @@ class AmiSession:
         )
         if self.server.caller_entered is not None and queue in self.server.queues:
             self.server.caller_entered(queue, uniqueid)
+
+
+AmiServer.session_class = AmiSession

@@ -12,6 +12,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from telephony.simulator.server import SessionServer
+
 # switch_url_encode leaves these alone; everything else outside printable ASCII is %XX.
 _UNSAFE = set('\r\n "#%&+:;<=>?@[\\]^`{|}')
 AGENT_COLUMNS = (
@@ -78,7 +80,7 @@ class FsAgent:
         )
 
 
-class EslServer:
+class EslServer(SessionServer):
     """The ESL side of the simulator: mod_callcenter agents, queues and tiers."""
 
     def __init__(
@@ -89,12 +91,11 @@ class EslServer:
         queues: dict[str, str] | None = None,
         agents: list[str] | None = None,
     ) -> None:
+        super().__init__()
         self.password, self.domain = password, domain
         self.initial_queues = queues or {"support": "longest-idle-agent", "sales": "round-robin"}
         self.initial_agents = agents if agents is not None else [str(n) for n in range(1000, 1100)]
-        self.sessions: set[EslSession] = set()
         self.commands: list[str] = []  # every command received, for tests and the curious
-        self.server: asyncio.AbstractServer | None = None
         self.sequence = 400
         self.frozen = False  # True: accept and read, never answer (a half-open or hung event socket)
         self.reset()
@@ -106,18 +107,6 @@ class EslServer:
             f"{a}@{self.domain}": FsAgent(f"{a}@{self.domain}", f"user/{a}@{self.domain}") for a in self.initial_agents
         }
         self.tiers: dict[tuple[str, str], tuple[int, int]] = {}
-
-    async def start(self, host: str, port: int) -> int:
-        self.server = await asyncio.start_server(self._serve, host, port)
-        return self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server:
-            self.server.close()
-            for session in list(self.sessions):
-                session.writer.close()
-            await self.server.wait_closed()
-            self.server = None
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -266,17 +255,6 @@ class EslServer:
             return "\n0 total.\n"
         return f"-ERR {name} Command not found!\n"
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = EslSession(self, reader, writer)
-        self.sessions.add(session)
-        try:
-            await session.run()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self.sessions.discard(session)
-            writer.close()
-
 
 class EslSession:
     def __init__(self, server: EslServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -342,3 +320,6 @@ class EslSession:
         else:
             self.reply("-ERR command not found")
         return True
+
+
+EslServer.session_class = EslSession
