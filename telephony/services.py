@@ -156,21 +156,22 @@ def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
     if not relevant:
         return 0
 
-    changed = []
+    changed: dict[int, QueueMembership] = {}
     if members:
         for row in _memberships(pbx_id, keys=members):
             values = members.get((row.queue.name, row.agent.extension))
             if values is not None and _assign(row, values):
-                changed.append(row)
+                changed[row.pk] = row
     agents = []
     if agent_fields:
         for row in _memberships(pbx_id, extensions=agent_members):
-            if _assign(row, agent_members[row.agent.extension]) and row not in changed:
-                changed.append(row)
+            row = changed.get(row.pk, row)  # keep one object per row: both kinds of update apply to it
+            if _assign(row, agent_members[row.agent.extension]):
+                changed[row.pk] = row
         for agent in Agent.objects.filter(pbx_id=pbx_id, extension__in=agent_fields):
             if _assign(agent, agent_fields[agent.extension]):
                 agents.append(agent)
-    _save(changed, agents)
+    _save(list(changed.values()), agents)
     return relevant
 
 

@@ -187,6 +187,12 @@ def _secs(h: dict, later: str, earlier: str) -> int:
     return max(a - b, 0) if a and b else 0
 
 
+def _ring_ms(h: dict) -> int:
+    """From the offer (CC-Agent-Called-Time, seconds) to this event (Event-Date-Timestamp, microseconds)."""
+    called, now_us = _int(h.get("CC-Agent-Called-Time")), _int(h.get("Event-Date-Timestamp"))
+    return max(now_us // 1000 - called * 1000, 0) if called and now_us else 0
+
+
 _CC: dict[str, Callable[[dict], ev.Event | None]] = {
     "agent-status-change": lambda h: ev.AgentStatusChanged(
         _ext(h), h.get("CC-Agent-Status", ""), h.get("CC-Agent-Status") == "On Break"
@@ -229,7 +235,7 @@ _CC: dict[str, Callable[[dict], ev.Event | None]] = {
         h.get("CC-Hangup-Cause", ""),
     ),
     "bridge-agent-fail": lambda h: ev.AgentRingNoAnswer(
-        _queue(h), _ext(h), h.get("CC-Member-Session-UUID", ""), 1000 * _secs(h, "Event-Date-Timestamp", "x")
+        _queue(h), _ext(h), h.get("CC-Member-Session-UUID", ""), _ring_ms(h)
     ),
 }
 

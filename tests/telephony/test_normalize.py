@@ -211,3 +211,12 @@ def test_the_listener_fast_lane_sees_what_panoramisk_sees(name):
     protocol.data_received(b"\r\n\r\n")
     assert [e for e in seen if e is not None] == ami_events(name)
     assert all("ActionID" in m or "Response" in m for m in handled)  # only replies and list items go the slow way
+
+
+def test_bridge_agent_fail_reports_the_ring_time():
+    body = (
+        "Event-Subclass: callcenter%3A%3Ainfo\nEvent-Date-Timestamp: 1795239300500000\n"
+        "CC-Queue: support%40default\nCC-Action: bridge-agent-fail\nCC-Agent: 1040%40default\n"
+        "CC-Agent-Called-Time: 1795239290\nCC-Member-Session-UUID: abc\n\n"
+    )
+    assert esl_event(body) == ev.AgentRingNoAnswer("support", "1040", "abc", 10500)
