@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.utils import timezone
 
-from agents.models import Agent, PauseReason
+from agents import services
+from agents.models import Agent, AgentStatusEvent, Availability, ClientSession, PauseReason, StatusSource
+from agents.selectors import presence_of, with_status
 from telephony.models import QueueMembership
 
 User = get_user_model()
@@ -72,9 +77,33 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["queue"]
 
 
+class ActiveSessionInline(admin.TabularInline):
+    """The agent's softphone sessions that are open now."""
+
+    model = ClientSession
+    verbose_name_plural = "active client sessions"
+    fields = readonly_fields = ["client_type", "ip", "user_agent", "created_at", "last_heartbeat_at", "expires_at"]
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(closed_at__isnull=True, expires_at__gt=timezone.now())
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class StatusActionForm(helpers.ActionForm):
+    reason = forms.ModelChoiceField(
+        queryset=PauseReason.objects.filter(active=True), required=False, empty_label="(reason for a break)"
+    )
+
+
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
     form = AgentAdminForm
+    action_form = StatusActionForm
+    actions = ["make_available", "put_on_break", "sign_out"]
     list_display = [
         "extension",
         "display_name",
@@ -82,18 +111,72 @@ class AgentAdmin(admin.ModelAdmin):
         "pbx",
         "availability",
         "pause_reason",
+        "presence",
         "sync_state",
         "sync_error",
         "queue_count",
     ]
-    list_select_related = ["user", "pbx", "pause_reason"]
     list_filter = ["availability", "sync_state", "pbx", "memberships__queue"]
-    readonly_fields = ["sync_state", "sync_error", "pbx_status", "pbx_state"]
+    readonly_fields = [
+        "availability",
+        "pause_reason",
+        "status_since",
+        "sync_state",
+        "sync_error",
+        "pbx_status",
+        "pbx_state",
+        "sip_endpoint",
+        "sip_status",
+        "sip_uri",
+        "sip_rtt_usec",
+    ]
     search_fields = ["extension", "display_name", "user__username"]
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, ActiveSessionInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(queue_count=Count("memberships"))
+        return with_status(super().get_queryset(request)).annotate(queue_count=Count("memberships"))
+
+    @admin.display(description="Presence")
+    def presence(self, agent: Agent) -> str:
+        found = presence_of(agent, agent.recent_sessions, timezone.now())
+        return f"{found['presence']} ({found['client_type'] or found['ip']})" if found["ip"] else found["presence"]
+
+    def _request(self, request, agents, availability: str, reason: PauseReason | None = None) -> None:
+        done = 0
+        for agent in agents:
+            try:
+                services.agent_request_status(
+                    agent=agent,
+                    availability=availability,
+                    reason=reason.name if reason else None,
+                    source=StatusSource.SUPERVISOR,
+                    actor=request.user,
+                )
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{agent.extension}: {exc.messages[0]}", messages.ERROR)
+        if done:
+            self.message_user(request, f"Asked the phone system to apply this to {done} agent(s).", messages.SUCCESS)
+
+    @admin.action(description="Make available", permissions=["change"])
+    def make_available(self, request, queryset):
+        self._request(request, queryset, Availability.AVAILABLE)
+
+    @admin.action(description="Put on break (pick the reason beside the action)", permissions=["change"])
+    def put_on_break(self, request, queryset):
+        field = StatusActionForm.base_fields["reason"]
+        try:
+            reason = field.clean(request.POST.get("reason"))
+        except ValidationError:
+            reason = None
+        if reason is None:
+            self.message_user(request, "Pick a reason for the break.", messages.ERROR)
+            return
+        self._request(request, queryset, Availability.ON_BREAK, reason)
+
+    @admin.action(description="Sign out", permissions=["change"])
+    def sign_out(self, request, queryset):
+        self._request(request, queryset, Availability.LOGGED_OUT)
 
     @admin.display(ordering="user__username", description="Sign-in name")
     def username(self, agent: Agent) -> str:
@@ -110,3 +193,43 @@ class PauseReasonAdmin(admin.ModelAdmin):
     list_editable = ["active", "display_order"]
     list_filter = ["active"]
     search_fields = ["name"]
+
+
+@admin.register(ClientSession)
+class ClientSessionAdmin(admin.ModelAdmin):
+    """Softphone sessions; closing one here ends it (the client must open a new one)."""
+
+    list_display = ["agent", "client_type", "ip", "created_at", "last_heartbeat_at", "expires_at", "closed_at"]
+    list_filter = ["client_type", ("closed_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["agent"]
+    search_fields = ["agent__extension", "agent__display_name", "ip"]
+    readonly_fields = [f.name for f in ClientSession._meta.fields if f.name != "id"]
+    actions = ["close_sessions"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Close the selected sessions", permissions=["delete"])
+    def close_sessions(self, request, queryset):
+        for session in queryset:
+            services.session_close(session=session)
+
+
+@admin.register(AgentStatusEvent)
+class AgentStatusEventAdmin(admin.ModelAdmin):
+    """The audit trail of availability changes: read-only."""
+
+    list_display = ["created_at", "agent", "from_availability", "to_availability", "reason", "source", "actor"]
+    list_filter = ["source", "to_availability", "agent"]
+    list_select_related = ["agent", "actor"]
+    date_hierarchy = "created_at"
+    search_fields = ["agent__extension", "agent__display_name"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,85 +1,44 @@
 """The one broadcaster: the only module that talks to the channel layer.
 
-Everything that changes what a board shows (PBX events, snapshots, command
-results) ends up here as one group message per change set.
+Whatever changes what a board shows (a request, a command result, PBX
+events, a session, the clock running out a grace period) ends here as one
+group message carrying the full status documents of the agents it touched.
+Consumers decide per connection what each subscriber may see of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from agents.selectors import StatusDocument
+
 STATUS_GROUP = "status"
 
 
-class MemberStatus(TypedDict):
-    queue: str
-    extension: str
-    on_pbx: bool
-    paused: bool
-    reason: str
-    device_state: str
-    in_call: bool
-    calls_taken: int
+class AgentsChanged(TypedDict):
+    type: Literal["status.agents"]
+    agents: list[StatusDocument]
 
 
-class AgentPbx(TypedDict):
-    extension: str
-    pbx_status: str
-    pbx_state: str
+def broadcast_agents(*, agent_ids: Iterable[int]) -> None:
+    from agents.models import Agent
+    from agents.selectors import status_documents
 
-
-class PbxChanges(TypedDict):
-    type: Literal["status.pbx"]
-    members: list[MemberStatus]
-    agents: list[AgentPbx]
-
-
-class AgentSync(TypedDict):
-    type: Literal["status.sync"]
-    extension: str
-    availability: str
-    sync_state: str
-    sync_error: str
-
-
-def _send(message: PbxChanges | AgentSync) -> None:
+    ids = set(agent_ids)
     layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(STATUS_GROUP, message)
+    if not ids or layer is None:
+        return
+    docs = status_documents(agents=Agent.objects.filter(pk__in=ids))
+    async_to_sync(layer.group_send)(STATUS_GROUP, AgentsChanged(type="status.agents", agents=docs))
 
 
-def broadcast_pbx_changes(*, memberships, agents) -> None:
-    _send(
-        PbxChanges(
-            type="status.pbx",
-            members=[
-                MemberStatus(
-                    queue=m.queue.name,
-                    extension=m.agent.extension,
-                    on_pbx=m.on_pbx,
-                    paused=m.paused,
-                    reason=m.pause_reason,
-                    device_state=m.device_state,
-                    in_call=m.in_call,
-                    calls_taken=m.calls_taken,
-                )
-                for m in memberships
-            ],
-            agents=[AgentPbx(extension=a.extension, pbx_status=a.pbx_status, pbx_state=a.pbx_state) for a in agents],
-        )
-    )
+async def join(channel_name: str) -> None:
+    await get_channel_layer().group_add(STATUS_GROUP, channel_name)
 
 
-def broadcast_agent_sync(*, agent) -> None:
-    _send(
-        AgentSync(
-            type="status.sync",
-            extension=agent.extension,
-            availability=agent.availability,
-            sync_state=agent.sync_state,
-            sync_error=agent.sync_error,
-        )
-    )
+async def leave(channel_name: str) -> None:
+    await get_channel_layer().group_discard(STATUS_GROUP, channel_name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from telephony.validators import validate_extension, validate_reason
 
@@ -24,12 +25,40 @@ class SyncState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class Presence(models.TextChoices):
+    """Whether the agent can take a call, best source first (see agents.selectors.presence_of)."""
+
+    ONLINE = "online", "Online"
+    REGISTERED = "registered", "Registered"
+    OFFLINE = "offline", "Offline"
+
+
+class StatusSource(models.TextChoices):
+    """Who changed an agent's availability."""
+
+    AGENT = "agent", "Agent"
+    SUPERVISOR = "supervisor", "Supervisor"
+    PBX = "pbx", "PBX"
+    SYSTEM = "system", "System"
+    API = "api", "API"
+
+
+class ClientType(models.TextChoices):
+    CHROME_SOFTPHONE = "chrome_softphone", "Chrome softphone"
+    ELECTRON_SOFTPHONE = "electron_softphone", "Electron softphone"
+    WEBRTC = "webrtc", "WebRTC"
+    OTHER = "other", "Other"
+
+
 class Agent(models.Model):
     """A person who takes calls: one Django user, one extension on one PBX.
 
-    `availability` (+ `pause_reason`) is the desired state; `sync_state` says
-    whether the PBX has confirmed it. `pbx_status`/`pbx_state` are what a
-    FreeSWITCH PBX last reported for the agent (mod_callcenter status/state).
+    `availability` (+ `pause_reason`) is the desired state since
+    `status_since`; `sync_state` says whether the PBX has confirmed it, and
+    `request_seq` counts requests so a late command result cannot mark a newer
+    request applied. `pbx_status`/`pbx_state` are what a FreeSWITCH PBX last
+    reported for the agent (mod_callcenter status/state); the `sip_` fields
+    are what an Asterisk PBX last reported about its PJSIP endpoint and contact.
     """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
@@ -42,8 +71,15 @@ class Agent(models.Model):
     )
     sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.APPLIED, editable=False)
     sync_error = models.TextField(blank=True, editable=False)
+    status_since = models.DateTimeField(default=timezone.now, editable=False)
+    request_seq = models.PositiveIntegerField(default=0, editable=False)
     pbx_status = models.CharField(max_length=32, blank=True, editable=False)
     pbx_state = models.CharField(max_length=32, blank=True, editable=False)
+    sip_endpoint = models.BooleanField("endpoint on the PBX", default=False, editable=False)
+    sip_status = models.CharField("contact status", max_length=16, blank=True, editable=False)
+    sip_uri = models.CharField("contact URI", max_length=255, blank=True, editable=False)
+    sip_rtt_usec = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    sip_seen_at = models.DateTimeField("contact last reachable", null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -66,3 +102,56 @@ class PauseReason(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AgentStatusEvent(models.Model):
+    """One availability transition: the audit trail and the basis for time in state."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="status_events")
+    from_availability = models.CharField(max_length=16, choices=Availability.choices)
+    to_availability = models.CharField(max_length=16, choices=Availability.choices)
+    reason = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=16, choices=StatusSource.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["agent", "created_at"])]
+        verbose_name = "status change"
+
+    def __str__(self) -> str:
+        return f"{self.agent.extension}: {self.from_availability} -> {self.to_availability}"
+
+
+class ClientSession(models.Model):
+    """A softphone (or other client) signed in as an agent; alive while it sends heartbeats.
+
+    `expires_at` moves forward with every heartbeat; a session past it, or
+    closed, no longer makes its agent online (after the presence grace period).
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="sessions")
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    client_type = models.CharField(max_length=32, choices=ClientType.choices)
+    fingerprint = models.CharField(max_length=128, blank=True)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_heartbeat_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-last_heartbeat_at"]
+        verbose_name = "client session"
+
+    def __str__(self) -> str:
+        return f"{self.agent.extension} {self.client_type} since {self.created_at:%Y-%m-%d %H:%M}"
+
+    def live_at(self, now) -> bool:
+        return self.closed_at is None and self.expires_at > now
+
+    def last_live(self):
+        """The last moment this session counted as live."""
+        return min(self.closed_at or self.expires_at, self.expires_at)

@@ -1,10 +1,53 @@
-"""Reads about agents; views, API and consumers call these instead of querying directly."""
+"""Reads about agents; views, API, consumers and the broadcaster call these instead of querying directly."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime, timedelta
+from typing import TypedDict
 
-from agents.models import Agent
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from agents.models import Agent, ClientSession, PauseReason, Presence
+from telephony.models import QueueMembership
+
+# PJSIP contact statuses that mean the phone answers (Avail is how Asterisk before 13.x spelled it).
+REACHABLE = {"Reachable", "Avail"}
+# What an agent sees of the other agents on the board: no network details, no sessions.
+PUBLIC_FIELDS = ("extension", "full_name", "availability", "pause_reason", "presence", "since")
+
+
+class QueueStatus(TypedDict):
+    queue: str
+    on_pbx: bool
+    paused: bool
+    reason: str
+    device_state: str
+    in_call: bool
+    calls_taken: int
+    last_call: str | None
+
+
+class StatusDocument(TypedDict):
+    extension: str
+    username: str
+    full_name: str
+    pbx: str
+    availability: str
+    pause_reason: str
+    sync_state: str
+    sync_error: str
+    since: str
+    presence: str
+    session_active: bool
+    client_type: str
+    ip: str
+    port: int | None
+    transport: str
+    rtt_ms: float | None
+    last_seen: str | None
+    queues: list[QueueStatus]
 
 
 def agent_for_user(*, user) -> Agent | None:
@@ -17,3 +60,124 @@ def agents_visible_to(*, user) -> QuerySet[Agent]:
     if user.has_perm("agents.view_agent"):
         return agents
     return agents.filter(user=user) if user.is_authenticated else agents.none()
+
+
+def pause_reasons() -> QuerySet[PauseReason]:
+    return PauseReason.objects.filter(active=True)
+
+
+def contact_address(uri: str) -> tuple[str, int | None, str]:
+    """(ip, port, transport) of a SIP contact URI such as `sip:1005@10.0.0.5:5060;transport=tcp`."""
+    if not uri:
+        return "", None, ""
+    scheme, _, rest = uri.partition(":")
+    hostport, *params = rest.rpartition("@")[2].split(";")
+    transport = "tls" if scheme == "sips" else "udp"
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.lower() == "transport" and value:
+            transport = value.lower()
+    if hostport.startswith("["):  # IPv6: [::1]:5060
+        host, _, port = hostport[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        host, _, port = hostport.partition(":")
+    return host, int(port) if port.isdigit() else None, transport
+
+
+def presence_of(agent: Agent, sessions: list[ClientSession], now: datetime) -> dict:
+    """Resolve presence, best source first; each source counts for the grace period after it stops.
+
+    1. a live client session (heartbeats arriving) -> online, with the client's type and IP;
+    2. a reachable PJSIP contact -> online, with its IP, port, transport and RTT;
+    3. an endpoint (or FreeSWITCH agent) configured on the PBX -> registered;
+    otherwise offline.
+    """
+    grace = timedelta(seconds=settings.MAYDAY_PRESENCE_GRACE_SECONDS)
+    ip, port, transport = contact_address(agent.sip_uri)
+    sip_online = agent.sip_status in REACHABLE or (agent.sip_seen_at is not None and agent.sip_seen_at > now - grace)
+    live = [s for s in sessions if s.live_at(now)]
+    recent = live or [s for s in sessions if s.last_live() > now - grace]
+    sip_seen = now if agent.sip_status in REACHABLE else agent.sip_seen_at
+    seen = [t for t in (sip_seen, *(s.last_heartbeat_at for s in sessions)) if t is not None]
+    doc = {
+        "presence": Presence.OFFLINE,
+        "session_active": bool(live),
+        "client_type": "",
+        "ip": ip,
+        "port": port,
+        "transport": transport,
+        "rtt_ms": round(agent.sip_rtt_usec / 1000, 1) if agent.sip_rtt_usec is not None else None,
+        "last_seen": _iso(max(seen)) if seen else None,
+    }
+    if recent:
+        session = max(recent, key=lambda s: s.last_heartbeat_at)
+        doc.update(presence=Presence.ONLINE, client_type=session.client_type, ip=session.ip or ip)
+    elif sip_online:
+        doc["presence"] = Presence.ONLINE
+    elif agent.sip_endpoint:
+        doc["presence"] = Presence.REGISTERED
+    return doc
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def with_status(agents: QuerySet[Agent], now: datetime | None = None) -> QuerySet[Agent]:
+    """Everything a status document needs, in three queries whatever the number of agents."""
+    cut = (now or timezone.now()) - timedelta(seconds=settings.MAYDAY_PRESENCE_GRACE_SECONDS)
+    recent = ClientSession.objects.filter(Q(closed_at__isnull=True) | Q(closed_at__gt=cut), expires_at__gt=cut)
+    return agents.select_related("user", "pbx", "pause_reason").prefetch_related(
+        Prefetch("sessions", queryset=recent, to_attr="recent_sessions"),
+        Prefetch("memberships", queryset=QueueMembership.objects.select_related("queue")),
+    )
+
+
+def status_document(agent: Agent, now: datetime) -> StatusDocument:
+    """The one shape of an agent's status: API, websocket and pages all use it."""
+    return StatusDocument(
+        extension=agent.extension,
+        username=agent.user.username,
+        full_name=agent.display_name,
+        pbx=agent.pbx.name,
+        availability=agent.availability,
+        pause_reason=agent.pause_reason.name if agent.pause_reason_id else "",
+        sync_state=agent.sync_state,
+        sync_error=agent.sync_error,
+        since=_iso(agent.status_since),
+        **presence_of(agent, agent.recent_sessions, now),
+        queues=[
+            QueueStatus(
+                queue=m.queue.name,
+                on_pbx=m.on_pbx,
+                paused=m.paused,
+                reason=m.pause_reason,
+                device_state=m.device_state,
+                in_call=m.in_call,
+                calls_taken=m.calls_taken,
+                last_call=_iso(m.last_call_at),
+            )
+            for m in agent.memberships.all()
+        ],
+    )
+
+
+def status_documents(*, agents: QuerySet[Agent]) -> list[StatusDocument]:
+    now = timezone.now()
+    return [status_document(agent, now) for agent in with_status(agents, now)]
+
+
+def public_document(doc: StatusDocument) -> dict:
+    """What one agent may see of another."""
+    return {key: doc[key] for key in PUBLIC_FIELDS}
+
+
+def sessions_visible_to(*, user, active_only: bool = False) -> QuerySet[ClientSession]:
+    """An agent's own client sessions, or everyone's for supervisors; `active_only` ignores closed and expired ones."""
+    sessions = ClientSession.objects.select_related("agent")
+    if not user.is_authenticated:
+        return sessions.none()
+    if active_only:
+        sessions = sessions.filter(closed_at__isnull=True, expires_at__gt=timezone.now())
+    return sessions if user.has_perm("agents.view_agent") else sessions.filter(agent__user=user)

@@ -8,7 +8,7 @@ from django.utils.text import slugify
 
 # Sections of the admin index, in the order a supervisor works through them.
 SECTIONS = [
-    ("Agents and breaks", ["agents.Agent", "agents.PauseReason"]),
+    ("Agents and breaks", ["agents.Agent", "agents.PauseReason", "agents.ClientSession", "agents.AgentStatusEvent"]),
     ("Phone system", ["telephony.PbxServer", "telephony.Queue", "telephony.QueueMembership", "telephony.Did"]),
     ("Logins and roles", ["auth.User", "auth.Group", "authtoken.TokenProxy"]),
 ]

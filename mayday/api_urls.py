@@ -3,11 +3,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from agents.api import AgentViewSet
+from agents.api import AgentViewSet, SessionViewSet
 from telephony.api import DidViewSet, QueueViewSet
 
 router = DefaultRouter()
 router.register("agents", AgentViewSet, basename="agent")
+router.register("sessions", SessionViewSet, basename="session")
 router.register("queues", QueueViewSet, basename="queue")
 router.register("dids", DidViewSet, basename="did")
 

@@ -142,11 +142,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 # How often every PBX is reconciled (desired vs observed state): Celery beat, or the listener when inline.
 MAYDAY_POLL_SECONDS = env.int("MAYDAY_POLL_SECONDS", default=15)
+# A client session lives this long after its last heartbeat (clients beat every third of it).
+MAYDAY_SESSION_TTL_SECONDS = env.int("MAYDAY_SESSION_TTL_SECONDS", default=90)
+# An agent stays online this long after the last sign of life, so a page refresh or a short drop does not flap.
+MAYDAY_PRESENCE_GRACE_SECONDS = env.int("MAYDAY_PRESENCE_GRACE_SECONDS", default=20)
+PRESENCE_SWEEP_SECONDS = 5
 CELERY_BEAT_SCHEDULE = {
     "reconcile-pbxs": {
         "task": "telephony.tasks.poll_all_pbxs",
         "schedule": MAYDAY_POLL_SECONDS,
         "options": {"expires": MAYDAY_POLL_SECONDS * 2 / 3},
+    },
+    "sweep-presence": {
+        "task": "agents.tasks.sweep_presence",
+        "schedule": PRESENCE_SWEEP_SECONDS,
+        "options": {"expires": PRESENCE_SWEEP_SECONDS * 2 / 3},
     },
 }
 
@@ -196,6 +206,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "AvailabilityEnum": "agents.models.Availability",
+        "LegacyStatusEnum": "agents.api.LEGACY_STATUSES",
+    },
 }
 
 LOGGING = {

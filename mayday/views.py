@@ -12,6 +12,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, resolve_url
 from django.views.decorators.cache import never_cache
 
+from agents.selectors import agent_for_user
+from agents.services import agent_sign_in, agent_sign_out
+
 
 def landing_url(user) -> str:
     """Supervisors (staff) work in the admin; agents on their dashboard."""
@@ -25,10 +28,33 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
+    """Signing in as an agent also makes the agent Available on the PBX.
+
+    The PBX step is a task: sign-in succeeds whatever the PBX does, and the
+    dashboard shows the request pending, applied or failed.
+    """
+
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        agent = agent_for_user(user=self.request.user)
+        if agent is not None:
+            agent_sign_in(agent=agent, actor=self.request.user)
+        return response
 
     def get_default_redirect_url(self) -> str:
         return landing_url(self.request.user)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Signing out as an agent also logs the agent out of the queues."""
+
+    def post(self, request, *args, **kwargs):
+        agent = agent_for_user(user=request.user)
+        if agent is not None:
+            agent_sign_out(agent=agent, actor=request.user)
+        return super().post(request, *args, **kwargs)
 
 
 def _check_database() -> str:

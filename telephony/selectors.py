@@ -16,6 +16,11 @@ def queues_visible_to(*, user) -> QuerySet[Queue]:
     return queues.filter(memberships__agent__user=user) if user.is_authenticated else queues.none()
 
 
+def queue_names() -> list[str]:
+    """Distinct queue names (the same name on two PBXs is one choice in a filter)."""
+    return list(Queue.objects.order_by("name").values_list("name", flat=True).distinct())
+
+
 def dids_all() -> QuerySet[Did]:
     return Did.objects.all()
 

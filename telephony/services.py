@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from agents import live
 from agents.models import Agent, Availability, SyncState
+from agents.selectors import REACHABLE
 from telephony.models import OBSERVED_FIELDS, ConnectionState, PbxServer, QueueMembership
 from telephony.pbx import events as ev
 from telephony.pbx.base import PbxBackend, PbxError, Seat, Snapshot, backend_for
@@ -24,6 +25,16 @@ from telephony.pbx.base import PbxBackend, PbxError, Seat, Snapshot, backend_for
 log = logging.getLogger(__name__)
 
 GONE = {"on_pbx": False, "paused": False, "pause_reason": "", "device_state": "", "in_call": False}
+# What the PBX says about an agent as a whole (FreeSWITCH agent status/state, PJSIP endpoint and contact).
+AGENT_OBSERVED_FIELDS = [
+    "pbx_status",
+    "pbx_state",
+    "sip_endpoint",
+    "sip_status",
+    "sip_uri",
+    "sip_rtt_usec",
+    "sip_seen_at",
+]
 
 
 def pbx_record_connection(*, pbx_id: int, state: str, error: str = "") -> None:
@@ -57,6 +68,15 @@ def _memberships(pbx_id: int, keys: Iterable[tuple[str, str]] | None = None, ext
     return list(rows)
 
 
+def _contact(agent: Agent, status: str, uri: str, rtt_usec: int | None, now) -> dict:
+    """An agent's PJSIP contact fields; `sip_seen_at` moves when reachability changes, so once the
+    contact is lost it says when it was last reachable (the presence grace period counts from there)."""
+    values = {"sip_status": status, "sip_uri": "" if status == "Removed" else uri, "sip_rtt_usec": rtt_usec}
+    if (status in REACHABLE) != (agent.sip_status in REACHABLE):
+        values["sip_seen_at"] = now
+    return values
+
+
 def _save(memberships: list[QueueMembership], agents: list[Agent]) -> None:
     now = timezone.now()
     for m in memberships:
@@ -65,9 +85,8 @@ def _save(memberships: list[QueueMembership], agents: list[Agent]) -> None:
         if memberships:
             QueueMembership.objects.bulk_update(memberships, OBSERVED_FIELDS)
         if agents:
-            Agent.objects.bulk_update(agents, ["pbx_status", "pbx_state"])
-    if memberships or agents:
-        live.broadcast_pbx_changes(memberships=memberships, agents=agents)
+            Agent.objects.bulk_update(agents, AGENT_OBSERVED_FIELDS)
+    live.broadcast_agents(agent_ids={m.agent_id for m in memberships} | {a.pk for a in agents})
 
 
 def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot) -> None:
@@ -91,12 +110,24 @@ def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot) -> None:
         )
         if _assign(row, values):
             changed.append(row)
+    # Endpoints the PBX knows: PJSIP endpoints (Asterisk) or mod_callcenter agents (FreeSWITCH).
+    known = set(snapshot.endpoints) | set(snapshot.agents)
+    contacts = {}
+    for c in sorted(snapshot.contacts, key=lambda c: c.status in REACHABLE):  # a reachable contact wins
+        contacts[c.endpoint] = c
     agents = []
-    if snapshot.agents:
-        for agent in Agent.objects.filter(pbx_id=pbx_id, extension__in=snapshot.agents):
-            status, state = snapshot.agents[agent.extension]
-            if _assign(agent, {"pbx_status": status, "pbx_state": state}):
-                agents.append(agent)
+    now = timezone.now()
+    for agent in Agent.objects.filter(pbx_id=pbx_id):
+        values = {"sip_endpoint": agent.extension in known}
+        if agent.extension in snapshot.agents:
+            values["pbx_status"], values["pbx_state"] = snapshot.agents[agent.extension]
+        c = contacts.get(agent.extension)
+        if c is not None:
+            values.update(_contact(agent, c.status, c.uri, c.rtt_usec, now))
+        elif snapshot.has_sip and agent.sip_status:
+            values.update(_contact(agent, "Removed", "", None, now))
+        if _assign(agent, values):
+            agents.append(agent)
     _save(changed, agents)
 
 
@@ -109,6 +140,7 @@ def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
     members: dict[tuple[str, str], dict] = {}
     agent_fields: dict[str, dict] = {}
     agent_members: dict[str, dict] = {}
+    contacts: dict[str, ev.ContactStatus] = {}
     relevant = 0
     for e in events:
         t = type(e)
@@ -149,6 +181,10 @@ def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
             agent_members.setdefault(e.extension, {}).update(device_state=e.device_state, in_call=e.in_call)
             relevant += 1
             continue
+        elif t is ev.ContactStatus:
+            contacts[e.endpoint] = e
+            relevant += 1
+            continue
         else:
             continue
         relevant += 1
@@ -163,13 +199,19 @@ def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
             if values is not None and _assign(row, values):
                 changed[row.pk] = row
     agents = []
-    if agent_fields:
+    if agent_members:
         for row in _memberships(pbx_id, extensions=agent_members):
             row = changed.get(row.pk, row)  # keep one object per row: both kinds of update apply to it
             if _assign(row, agent_members[row.agent.extension]):
                 changed[row.pk] = row
-        for agent in Agent.objects.filter(pbx_id=pbx_id, extension__in=agent_fields):
-            if _assign(agent, agent_fields[agent.extension]):
+    if agent_fields or contacts:
+        now = timezone.now()
+        for agent in Agent.objects.filter(pbx_id=pbx_id, extension__in=agent_fields.keys() | contacts.keys()):
+            values = dict(agent_fields.get(agent.extension, {}))
+            c = contacts.get(agent.extension)
+            if c is not None:
+                values.update(_contact(agent, c.status, c.uri, c.rtt_usec, now))
+            if _assign(agent, values):
                 agents.append(agent)
     _save(list(changed.values()), agents)
     return relevant
@@ -196,18 +238,22 @@ def _push(backend: PbxBackend, agent: Agent) -> None:
     )
 
 
-def agent_record_sync(*, agent: Agent, state: str, error: str = "") -> None:
-    Agent.objects.filter(pk=agent.pk).update(sync_state=state, sync_error=error[:2000])
-    agent.sync_state, agent.sync_error = state, error
-    live.broadcast_agent_sync(agent=agent)
+def agent_record_sync(*, agent: Agent, state: str, error: str = "", request_seq: int | None = None) -> None:
+    """Record where the agent's request stands. With `request_seq`, only if no newer request came since."""
+    rows = Agent.objects.filter(pk=agent.pk)
+    if request_seq is not None:
+        rows = rows.filter(request_seq=request_seq)
+    if rows.update(sync_state=state, sync_error=error[:2000]):
+        agent.sync_state, agent.sync_error = state, error
+        live.broadcast_agents(agent_ids=[agent.pk])
 
 
-def agent_push_availability(*, agent_id: int) -> None:
+def agent_push_availability(*, agent_id: int, request_seq: int | None = None) -> None:
     """Carry out the agent's availability on its PBX now. Raises PbxError (the task decides about retrying)."""
     agent = Agent.objects.select_related("pbx", "pause_reason").prefetch_related("memberships__queue").get(pk=agent_id)
     with backend_for(agent.pbx) as backend:
         _push(backend, agent)
-    agent_record_sync(agent=agent, state=SyncState.APPLIED)
+    agent_record_sync(agent=agent, state=SyncState.APPLIED, request_seq=request_seq)
 
 
 def membership_push(*, pbx_id: int, queue: str, extension: str, present: bool) -> None:

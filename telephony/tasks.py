@@ -9,6 +9,8 @@ runs every poll interval, is its retry.
 
 from __future__ import annotations
 
+import functools
+
 from celery import shared_task
 from django.conf import settings
 
@@ -29,18 +31,19 @@ def _give_up(task, exc: PbxError) -> bool:
 
 
 @shared_task(**RETRY, expires=300)
-def apply_agent_status(self, agent_id: int) -> None:
+def apply_agent_status(self, agent_id: int, request_seq: int | None = None) -> None:
     """Carry out an agent's availability (Available / On Break / Logged Out) on its PBX."""
     try:
-        services.agent_push_availability(agent_id=agent_id)
+        services.agent_push_availability(agent_id=agent_id, request_seq=request_seq)
     except PbxError as exc:
         agent = Agent.objects.get(pk=agent_id)
+        record = functools.partial(services.agent_record_sync, agent=agent, request_seq=request_seq)
         if _give_up(self, exc):
             state = SyncState.PENDING if exc.retryable else SyncState.FAILED
             note = " (will retry at the next reconciliation)" if exc.retryable else ""
-            services.agent_record_sync(agent=agent, state=state, error=exc.message + note)
+            record(state=state, error=exc.message + note)
             return
-        services.agent_record_sync(agent=agent, state=SyncState.PENDING, error=f"{exc.message} (retrying)")
+        record(state=SyncState.PENDING, error=f"{exc.message} (retrying)")
         raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries)) from exc
 
 

@@ -15,6 +15,8 @@ import logging
 import random
 
 from asgiref.sync import sync_to_async
+from celery.utils.imports import symbol_by_name
+from django.conf import settings
 
 from telephony import services
 from telephony.models import ConnectionState, PbxKind
@@ -153,19 +155,24 @@ async def reconcile(stream: Stream) -> None:
     await sync_to_async(poll_pbx.delay)(stream.pbx.pk)
 
 
-async def listen(pbxs, *, poll_seconds: float | None = None) -> None:
-    """Run a stream per PBX; with `poll_seconds`, also reconcile each PBX on that interval (no Celery beat)."""
-    streams = [Stream(pbx, on_resync=reconcile) for pbx in pbxs]
-    tasks = [asyncio.get_running_loop().create_task(s.run()) for s in streams]
-    if poll_seconds:
-        tasks.append(asyncio.get_running_loop().create_task(_poll(pbxs, poll_seconds)))
+async def listen(pbxs, *, beat: bool = False) -> None:
+    """Run a stream per PBX; with `beat`, also run Celery beat's schedule in this process (inline tasks)."""
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(Stream(pbx, on_resync=reconcile).run()) for pbx in pbxs]
+    if beat:
+        tasks += [
+            loop.create_task(_every(entry["schedule"], entry["task"]))
+            for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        ]
     await asyncio.gather(*tasks)
 
 
-async def _poll(pbxs, every: float) -> None:
-    from telephony.tasks import poll_pbx
-
+async def _every(seconds: float, task_name: str) -> None:
+    """One beat entry, run inline: the embedded setup has no Celery beat."""
+    task = symbol_by_name(task_name)
     while True:
-        await asyncio.sleep(every)
-        for pbx in pbxs:
-            await sync_to_async(poll_pbx)(pbx.pk)
+        await asyncio.sleep(seconds)
+        try:
+            await sync_to_async(task)()
+        except Exception:
+            log.exception("periodic task %s failed", task_name)

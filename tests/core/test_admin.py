@@ -12,6 +12,8 @@ from telephony.models import PbxServer
 from tests.factories import AgentFactory, DidFactory, MembershipFactory, PbxServerFactory, UserFactory
 
 REGISTERED = sorted(f"{m._meta.app_label}_{m._meta.model_name}" for m in admin.site._registry)
+# Written only by Mayday itself: sessions by clients, status history by every change.
+NO_ADD = {"agents_clientsession", "agents_agentstatusevent"}
 
 
 @pytest.fixture
@@ -26,7 +28,7 @@ def populated(db):
 def test_every_admin_page_renders_for_an_administrator(client, admin_user, populated, model, page):
     client.force_login(admin_user)
     response = client.get(reverse(f"admin:{model}_{page}"))
-    assert response.status_code == 200, response.content[:500]
+    assert response.status_code == (403 if page == "add" and model in NO_ADD else 200), response.content[:500]
 
 
 @pytest.mark.parametrize("model", REGISTERED)
@@ -59,6 +61,8 @@ def test_supervisor_edits_an_agent(client, supervisor, agent):
             "pbx": agent.pbx.pk,
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
+            "sessions-TOTAL_FORMS": "0",
+            "sessions-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.context["adminform"].errors if response.context else response
@@ -129,6 +133,8 @@ def _agent_form(pbx, **overrides) -> dict:
         "pbx": pbx.pk,
         "memberships-TOTAL_FORMS": "0",
         "memberships-INITIAL_FORMS": "0",
+        "sessions-TOTAL_FORMS": "0",
+        "sessions-INITIAL_FORMS": "0",
         **overrides,
     }
 

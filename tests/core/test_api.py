@@ -39,7 +39,13 @@ def test_agent_sees_only_their_own_agent_record(api_as, agent):
     assert [a["extension"] for a in response.json()["results"]] == ["1005"]
     assert api_as(agent.user).get("/api/agents/1006/").status_code == 404
     me = api_as(agent.user).get("/api/agents/1005/").json()
-    assert me == {"extension": "1005", "username": "1005", "display_name": agent.display_name, "pbx": agent.pbx.name}
+    assert {k: me[k] for k in ("extension", "username", "full_name", "pbx", "availability")} == {
+        "extension": "1005",
+        "username": "1005",
+        "full_name": agent.display_name,
+        "pbx": agent.pbx.name,
+        "availability": "logged_out",
+    }
 
 
 def test_supervisor_sees_every_agent_paginated(api_as, supervisor, agent):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 from django.conf import settings
@@ -11,34 +12,34 @@ from telephony.models import PbxServer
 from telephony.pbx.listener import listen
 
 
+def enabled_pbxs(names: list[str]) -> list[PbxServer]:
+    pbxs = PbxServer.objects.filter(enabled=True)
+    return list(pbxs.filter(name__in=names) if names else pbxs)
+
+
 class Command(BaseCommand):
     help = "Listen to AMI/ESL events of every enabled PBX server; reconnects and resyncs by itself."
 
     def add_arguments(self, parser):
         parser.add_argument("--pbx", action="append", default=[], help="only this PBX (by name); repeatable")
         parser.add_argument(
-            "--poll",
-            type=float,
+            "--beat",
+            action=argparse.BooleanOptionalAction,
             default=None,
-            help="also reconcile every N seconds in this process (default: MAYDAY_POLL_SECONDS when tasks run "
-            "inline, else 0 and Celery beat does it)",
+            help="also run the periodic tasks (reconciliation, presence sweep) in this process "
+            "(default: when tasks run inline, since there is no Celery beat then)",
         )
 
     def handle(self, *args, **options) -> None:
-        pbxs = PbxServer.objects.filter(enabled=True)
-        if options["pbx"]:
-            pbxs = pbxs.filter(name__in=options["pbx"])
-        pbxs = list(pbxs)
+        pbxs = enabled_pbxs(options["pbx"])
         if not pbxs:
             raise CommandError("No enabled PBX server to listen to.")
-        poll = options["poll"]
-        if poll is None:
-            poll = settings.MAYDAY_POLL_SECONDS if settings.CELERY_TASK_ALWAYS_EAGER else 0
+        beat = settings.CELERY_TASK_ALWAYS_EAGER if options["beat"] is None else options["beat"]
         self.stdout.write(
-            f"Listening to {', '.join(p.name for p in pbxs)}" + (f"; reconciling every {poll:g}s" if poll else "")
+            f"Listening to {', '.join(p.name for p in pbxs)}" + ("; running periodic tasks" if beat else "")
         )
         self.stdout.flush()
         try:
-            asyncio.run(listen(pbxs, poll_seconds=poll))
+            asyncio.run(listen(pbxs, beat=beat))
         except KeyboardInterrupt:
             pass
