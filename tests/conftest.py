@@ -1,11 +1,16 @@
-"""Shared personas: an agent, a supervisor, an administrator, and an outsider with no role."""
+"""Shared personas (an agent, a supervisor, an administrator, an outsider with no role) and the PBX simulator as a
+real peer on loopback, with PbxServer rows pointing at it."""
 
 from __future__ import annotations
+
+import asyncio
+import threading
 
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from telephony.simulator.runner import SimulatorThread
 from tests.factories import PASSWORD, AgentFactory, PbxServerFactory, UserFactory
 
 
@@ -50,3 +55,54 @@ def _api(user) -> APIClient:
 def api_as():
     """`api_as(user)`: an API client authenticated with that user's token (None = anonymous)."""
     return _api
+
+
+@pytest.fixture
+def sim():
+    """A still simulator (no scripted callers) on free ports; agents/endpoints 1000-1099 and 2000-2099."""
+    extensions = [str(n) for n in (*range(1000, 1100), *range(2000, 2100))]
+    thread = SimulatorThread(ami={"endpoints": extensions}, esl={"agents": extensions})
+    yield thread
+    thread.close()
+
+
+@pytest.fixture
+def ast_pbx(db, sim):
+    return PbxServerFactory(name="ast", kind="asterisk", port=sim.sim.ami_port, username="mayday", secret="mayday")
+
+
+@pytest.fixture
+def fs_pbx(db, sim):
+    return PbxServerFactory(
+        name="fs", kind="freeswitch", port=sim.sim.esl_port, username="", secret="ClueCon", domain="default"
+    )
+
+
+class LoopThread:
+    """An asyncio loop in a thread, for running the listener beside the test."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def start(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        async def cancel_all():
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def loop_thread():
+    thread = LoopThread()
+    yield thread
+    thread.close()

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from agents.models import Agent, PauseReason
+from agents.models import Agent, Availability, PauseReason
 from telephony.models import Did, PbxKind, PbxServer, Queue, QueueMembership
 
 PASSWORD = "correct-horse-battery"
@@ -82,3 +82,25 @@ class PauseReasonFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ["name"]
 
     name = factory.Sequence(lambda n: f"Reason {n}")
+
+
+def agent_on(pbx, extension="2001", availability=Availability.AVAILABLE, reason=None, queues=("support", "sales")):
+    """An agent on this PBX, member of these queues (created as needed)."""
+    agent = AgentFactory(
+        extension=extension,
+        pbx=pbx,
+        availability=availability,
+        pause_reason=PauseReason.objects.get_or_create(name=reason)[0] if reason else None,
+    )
+    strategy = "ringall" if pbx.kind == "asterisk" else "top-down"
+    for name in queues:
+        queue = Queue.objects.filter(pbx=pbx, name=name).first() or QueueFactory(name=name, pbx=pbx, strategy=strategy)
+        MembershipFactory(agent=agent, queue=queue)
+    return agent
+
+
+def ami_state(sim, extension="2001"):
+    """{queue: (paused, reason)} of this extension in the Asterisk simulator."""
+    return {
+        q: (m.paused, m.reason) for q, s in sim.sim.ami.queues.items() if (m := s.members.get(f"PJSIP/{extension}"))
+    }

@@ -15,29 +15,7 @@ from mayday.celery import app as celery_app
 from telephony import tasks
 from telephony.models import PbxServer
 from telephony.pbx.base import backend_for
-from tests.factories import AgentFactory, MembershipFactory, PauseReasonFactory, QueueFactory
-
-
-def agent_on(pbx, extension="2001", availability=Availability.AVAILABLE, reason=None, queues=("support", "sales")):
-    agent = AgentFactory(
-        extension=extension,
-        pbx=pbx,
-        availability=availability,
-        pause_reason=PauseReasonFactory(name=reason) if reason else None,
-    )
-    strategy = "ringall" if pbx.kind == "asterisk" else "top-down"
-    for name in queues:
-        queue = QueueFactory._meta.model.objects.filter(pbx=pbx, name=name).first() or QueueFactory(
-            name=name, pbx=pbx, strategy=strategy
-        )
-        MembershipFactory(agent=agent, queue=queue)
-    return agent
-
-
-def ami_state(sim, extension="2001"):
-    return {
-        q: (m.paused, m.reason) for q, s in sim.sim.ami.queues.items() if (m := s.members.get(f"PJSIP/{extension}"))
-    }
+from tests.factories import MembershipFactory, PauseReasonFactory, QueueFactory, agent_on, ami_state
 
 
 def test_agent_status_task_applies_each_availability_on_asterisk(sim, ast_pbx):
