@@ -137,7 +137,9 @@ def test_a_late_command_result_does_not_mark_a_newer_request_applied(sim, ast_pb
     assert ami_state(sim) == {"support": (True, "Lunch"), "sales": (True, "Lunch")}
 
 
-def test_asking_for_the_current_state_resends_it_without_a_history_row(sim, ast_pbx, django_capture_on_commit_callbacks):
+def test_asking_for_the_current_state_resends_it_without_a_history_row(
+    sim, ast_pbx, django_capture_on_commit_callbacks
+):
     agent = agent_on(ast_pbx, availability=Availability.AVAILABLE)  # the PBX does not have it yet
     with django_capture_on_commit_callbacks(execute=True):
         services.agent_sign_in(agent=agent, actor=agent.user)
