@@ -1,0 +1,209 @@
+"""`/ws/status/`: who may connect, what each subscriber sees, snapshot and numbered changes, end to end from a
+status request or a PBX event through the simulator to the subscriber."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Group
+from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from agents import consumers
+from agents.services import session_open
+from mayday.asgi import application
+from telephony.pbx.listener import Stream
+from tests.factories import UserFactory, agent_on
+
+# serialized_rollback: the roles and their permissions come from a data migration.
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+@sync_to_async
+def token_for(user) -> str:
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+async def connect(path="/ws/status/", headers=(ORIGIN,)):
+    ws = WebsocketCommunicator(application, path, headers=list(headers))
+    connected, _ = await ws.connect(timeout=5)
+    return ws, connected
+
+
+async def closed_with(ws) -> int:
+    message = await ws.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    return message["code"]
+
+
+async def next_change(ws, extension, until, timeout=5.0):
+    """The next `changes` message about `extension` that satisfies `until`; other messages are skipped."""
+
+    async def wait():
+        while True:
+            msg = await ws.receive_json_from(timeout=timeout)
+            for doc in msg["agents"]:
+                if doc["extension"] == extension and until(doc):
+                    return msg, doc
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+@pytest.fixture
+def people(db, sim, ast_pbx):
+    me = agent_on(ast_pbx, "2001", availability="logged_out")
+    other = agent_on(ast_pbx, "2002")
+    session_open(agent=other, client_type="webrtc", ip="203.0.113.9")
+    boss = UserFactory(username="boss", is_staff=True, groups=["Supervisors"])
+    return me, other, boss
+
+
+async def test_anonymous_bad_token_wrong_origin_and_outsiders_are_refused(people):
+    ws, connected = await connect()
+    assert connected and await closed_with(ws) == consumers.CLOSE_UNAUTHENTICATED
+    ws, _ = await connect("/ws/status/?token=not-a-token")
+    assert await closed_with(ws) == consumers.CLOSE_UNAUTHENTICATED
+    ws, _ = await connect(headers=[ORIGIN, (b"authorization", b"Token wrong")])
+    assert await closed_with(ws) == consumers.CLOSE_UNAUTHENTICATED
+    me, _, _ = people
+    ws, connected = await connect(
+        f"/ws/status/?token={await token_for(me.user)}", headers=[(b"origin", b"http://evil.example")]
+    )
+    assert not connected
+    nobody = await sync_to_async(UserFactory)(username="nobody")
+    ws, _ = await connect(f"/ws/status/?token={await token_for(nobody)}")
+    assert await closed_with(ws) == consumers.CLOSE_FORBIDDEN
+
+
+async def test_a_supervisor_sees_everyone_with_network_details(people):
+    _, _, boss = people
+    ws, _ = await connect(headers=[ORIGIN, (b"authorization", f"Token {await token_for(boss)}".encode())])
+    snap = await ws.receive_json_from(timeout=5)
+    assert (snap["type"], snap["seq"]) == ("snapshot", 1)
+    docs = {d["extension"]: d for d in snap["agents"]}
+    assert docs["2002"]["ip"] == "203.0.113.9" and docs["2002"]["session_active"] is True
+    await ws.disconnect()
+
+
+async def test_an_agent_sees_the_board_but_not_other_agents_network_or_sessions(people):
+    me, _, _ = people
+    ws, _ = await connect(f"/ws/status/?token={await token_for(me.user)}")
+    snap = await ws.receive_json_from(timeout=5)
+    docs = {d["extension"]: d for d in snap["agents"]}
+    assert set(docs["2002"]) == {"extension", "full_name", "availability", "pause_reason", "presence", "since"}
+    assert docs["2002"]["presence"] == "online"
+    assert "ip" in docs["2001"] and "queues" in docs["2001"]  # their own, in full
+    await ws.disconnect()
+
+
+async def test_session_cookie_authenticates_pages(people):
+    _, _, boss = people
+    client = Client()
+    await sync_to_async(client.force_login)(boss)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    ws, _ = await connect(headers=[ORIGIN, (b"cookie", cookie)])
+    assert (await ws.receive_json_from(timeout=5))["type"] == "snapshot"
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize("kind", ["asterisk", "freeswitch"])
+async def test_a_status_request_reaches_the_pbx_and_every_subscriber(sim, db, kind):
+    from tests.factories import PbxServerFactory
+
+    if kind == "asterisk":
+        pbx = await sync_to_async(PbxServerFactory)(
+            name="ast", kind="asterisk", port=sim.sim.ami_port, username="mayday", secret="mayday"
+        )
+    else:
+        pbx = await sync_to_async(PbxServerFactory)(
+            name="fs", kind="freeswitch", port=sim.sim.esl_port, username="", secret="ClueCon", domain="default"
+        )
+    me = await sync_to_async(agent_on)(pbx, "2001", availability="logged_out")
+    boss = await sync_to_async(UserFactory)(username="boss", is_staff=True, groups=["Supervisors"])
+    watcher, _ = await connect(f"/ws/status/?token={await token_for(boss)}")
+    assert (await watcher.receive_json_from(timeout=5))["seq"] == 1
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {await token_for(me.user)}")
+    response = await sync_to_async(api.post)(
+        "/api/agents/2001/status/", {"status": "on_break", "reason": "Lunch"}, format="json"
+    )
+    assert response.status_code == 202
+    pending, doc = await next_change(watcher, "2001", lambda d: d["availability"] == "on_break")
+    applied, doc = await next_change(watcher, "2001", lambda d: d["sync_state"] == "applied")
+    assert doc["pause_reason"] == "Lunch" and applied["seq"] > pending["seq"] >= 2
+    if kind == "asterisk":
+        assert {q: m.paused for q, s in sim.sim.ami.queues.items() if (m := s.members.get("PJSIP/2001"))} == {
+            "support": True,
+            "sales": True,
+        }
+    else:
+        assert sim.sim.esl.agents["2001@default"].status == "On Break"
+    await watcher.disconnect()
+
+
+async def test_a_pbx_event_reaches_subscribers_through_the_listener(people, ast_pbx, sim):
+    me, other, boss = people
+    watcher, _ = await connect(f"/ws/status/?token={await token_for(boss)}")
+    await watcher.receive_json_from(timeout=5)
+    stream = Stream(ast_pbx)
+    task = asyncio.get_running_loop().create_task(stream.run())
+    try:
+        for _ in range(100):
+            if stream.live:
+                break
+            await asyncio.sleep(0.05)
+        await sync_to_async(other_joins_and_pauses)(sim)
+        _, doc = await next_change(watcher, "2002", lambda d: any(q["paused"] for q in d["queues"]))
+        queues = {q["queue"]: (q["on_pbx"], q["paused"], q["reason"]) for q in doc["queues"]}
+        assert queues == {"support": (True, True, "Phone"), "sales": (False, False, "")}
+        sim.run(sim.sim.ami.set_contact, "2002", "Reachable", 6002)
+        _, doc = await next_change(watcher, "2002", lambda d: d["port"] == 6002)
+        assert doc["transport"] == "udp" and doc["rtt_ms"] is not None
+    finally:
+        task.cancel()
+        await watcher.disconnect()
+
+
+def other_joins_and_pauses(sim):
+    from telephony.simulator.ami import Member
+
+    ami = sim.sim.ami
+    member = Member("PJSIP/2002", "Other", "PJSIP/2002")
+    ami.queues["support"].members["PJSIP/2002"] = member
+    ami.set_paused("support", member, True, "Phone")
+
+
+async def test_a_client_asks_for_a_fresh_snapshot_and_numbering_continues(people):
+    _, _, boss = people
+    ws, _ = await connect(f"/ws/status/?token={await token_for(boss)}")
+    assert (await ws.receive_json_from(timeout=5))["seq"] == 1
+    await ws.send_json_to({"type": "snapshot"})
+    again = await ws.receive_json_from(timeout=5)
+    assert (again["type"], again["seq"], len(again["agents"])) == ("snapshot", 2, 2)
+    await ws.disconnect()
+    ws, _ = await connect(f"/ws/status/?token={await token_for(boss)}")  # a new connection starts over
+    assert (await ws.receive_json_from(timeout=5))["seq"] == 1
+    await ws.disconnect()
+
+
+async def test_permission_is_rechecked_and_a_revoked_supervisor_is_cut_off(people, monkeypatch):
+    me, _, boss = people
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.0)
+    ws, _ = await connect(f"/ws/status/?token={await token_for(boss)}")
+    await ws.receive_json_from(timeout=5)
+
+    @sync_to_async
+    def revoke_and_change():
+        boss.groups.remove(Group.objects.get(name="Supervisors"))
+        from agents.services import agent_sign_in
+
+        agent_sign_in(agent=me, actor=me.user)
+
+    await revoke_and_change()
+    assert await closed_with(ws) == consumers.CLOSE_FORBIDDEN
