@@ -20,7 +20,7 @@ $(READY): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# The demo: the PBX simulator and the event listener run beside daphne and stop with it (Ctrl-C).
+# The demo: the PBX simulator runs beside the web process (which follows it) and stops with it (Ctrl-C).
 run: $(READY)
 	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=true $(BIN)/python manage.py seed_demo
@@ -28,8 +28,7 @@ run: $(READY)
 	@echo "Mayday is at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/, API: http://$(HOST):$(PORT)/api/)"
 	@export DJANGO_DEBUG=true; trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/python manage.py pbx_simulator --ami 127.0.0.1:15038 --esl 127.0.0.1:18021 & \
-	sleep 1; $(BIN)/python manage.py pbx_listen & \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) mayday.asgi:application
+	sleep 1; $(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 test: $(READY)
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)

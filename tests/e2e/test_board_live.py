@@ -1,0 +1,71 @@
+"""In Chromium: an agent signs in and is Available; a supervisor's team board, open in another browser
+context, shows the agent's break the moment it is taken, without reloading."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from channels.testing import ChannelsLiveServerTestCase
+from playwright.sync_api import expect, sync_playwright
+
+from telephony.simulator.runner import SimulatorThread
+from tests.factories import PASSWORD, PbxServerFactory, UserFactory, agent_on, ami_state
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.mark.timeout(90)
+class TestBoardIsLive(ChannelsLiveServerTestCase):
+    serialized_rollback = True  # the roles come from a data migration
+
+    def setUp(self) -> None:
+        self.sim = SimulatorThread(ami={"endpoints": ["2001"]})
+        pbx = PbxServerFactory(kind="asterisk", port=self.sim.sim.ami_port, username="mayday", secret="mayday")
+        self.agent = agent_on(pbx, "2001", availability="logged_out")
+        UserFactory(username="boss", is_staff=True, groups=["Supervisors"])
+        self.playwright = sync_playwright().start()
+        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+
+    def tearDown(self) -> None:
+        self.browser.close()
+        self.playwright.stop()
+        self.sim.close()
+
+    def sign_in(self, username: str):
+        page = self.browser.new_context().new_page()
+        page.goto(f"{self.live_server_url}/accounts/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        return page
+
+    def test_agent_signs_in_and_the_supervisor_sees_the_break_live(self) -> None:
+        agent = self.sign_in("2001")
+        expect(agent).to_have_url(re.compile(r"/dashboard/$"))
+        expect(agent.locator("#availability")).to_have_text("Available")
+        expect(agent.locator("#sync")).to_have_text("Confirmed by the phone system.")
+        expect(agent.locator("#live")).to_have_text("live")
+        assert ami_state(self.sim, "2001") == {"support": (False, ""), "sales": (False, "")}
+
+        boss = self.sign_in("boss")
+        boss.goto(f"{self.live_server_url}/team/")
+        tile = boss.locator('.tile[data-extension="2001"]')
+        expect(tile.locator(".state")).to_have_text("Available")
+        expect(boss.locator("#live")).to_have_text("live")
+        boss.evaluate("window.sameDocument = true")  # gone if the page reloads
+
+        agent.select_option("#reason", "Lunch")
+        agent.click("button.pause")
+        expect(agent.locator("#availability")).to_have_text("On break · Lunch")
+        expect(tile.locator(".state")).to_have_text("On break · Lunch")
+        expect(tile).to_have_class(re.compile(r"\bav-on_break\b"))
+        expect(boss.locator("#count-on_break")).to_have_text("1")
+        assert boss.evaluate("window.sameDocument") is True
+        assert ami_state(self.sim, "2001") == {"support": (True, "Lunch"), "sales": (True, "Lunch")}
+
+        boss.select_option("#filter-status", "available")  # the filter hides the agent on break
+        expect(tile).to_be_hidden()
+        agent.click("button.go")
+        expect(tile).to_be_visible()
