@@ -50,7 +50,8 @@ def set_status(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard")
 
 
-@permission_required("agents.view_agent")
+@login_required
+@permission_required("agents.view_agent", raise_exception=True)
 def team(request: HttpRequest) -> HttpResponse:
     """Every agent on one board; scripts keep it live from /ws/status/."""
     docs = status_documents(agents=Agent.objects.all())
