@@ -37,12 +37,16 @@ test-services: $(READY)
 	$(TEST_ENV) $(SERVICES_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Benchmarks print each figure beside its floor (the bare protocol or database in the same run).
+BENCH_EMBEDDED := MAYDAY_LOG_LEVEL=WARNING DJANGO_DEBUG=true DATABASE_URL=sqlite:///$(CURDIR)/bench.sqlite3
+BENCH_SERVICES := MAYDAY_LOG_LEVEL=WARNING DJANGO_DEBUG=true DATABASE_URL=mysql://root@127.0.0.1:3306/mayday_bench \
+	REDIS_URL=redis://127.0.0.1:6379/2 CELERY_TASK_ALWAYS_EAGER=true
+
 bench: $(READY)
-	MAYDAY_LOG_LEVEL=WARNING DJANGO_DEBUG=true DATABASE_URL=sqlite:///$(CURDIR)/bench.sqlite3 $(BIN)/python bench/ingest.py
 	mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS mayday_bench CHARACTER SET utf8mb4"
-	MAYDAY_LOG_LEVEL=WARNING DJANGO_DEBUG=true DATABASE_URL=mysql://root@127.0.0.1:3306/mayday_bench \
-		REDIS_URL=redis://127.0.0.1:6379/2 \
-		CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python bench/ingest.py
+	$(BENCH_EMBEDDED) $(BIN)/python bench/ingest.py
+	$(BENCH_SERVICES) $(BIN)/python bench/ingest.py
+	$(BENCH_EMBEDDED) $(BIN)/python bench/status.py
+	$(BENCH_SERVICES) $(BIN)/python bench/status.py
 
 lint: $(READY)
 	$(BIN)/ruff check .

@@ -148,7 +148,7 @@ async def test_a_status_request_reaches_the_pbx_and_every_subscriber(sim, db, ki
 
 
 async def test_a_pbx_event_reaches_subscribers_through_the_listener(people, ast_pbx, sim):
-    me, other, boss = people
+    _, _, boss = people
     watcher, _ = await connect(f"/ws/status/?token={await token_for(boss)}")
     await watcher.receive_json_from(timeout=5)
     stream = Stream(ast_pbx)

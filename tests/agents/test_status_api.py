@@ -42,10 +42,10 @@ def test_an_agent_takes_a_break_through_the_api(api_as, sim, on_pbx, django_capt
 def test_the_status_document_has_every_field(api_as, sim, on_pbx):
     me, _ = on_pbx
     doc = api_as(me.user).get("/api/agents/2001/status/").json()
-    assert set(doc) == {
-        "extension", "username", "full_name", "pbx", "availability", "pause_reason", "sync_state", "sync_error",
-        "since", "presence", "session_active", "client_type", "ip", "port", "transport", "rtt_ms", "last_seen", "queues",
-    }  # fmt: skip
+    assert set(doc) == set(
+        "extension username full_name pbx availability pause_reason sync_state sync_error since presence "
+        "session_active client_type ip port transport rtt_ms last_seen queues".split()
+    )
     assert [q["queue"] for q in doc["queues"]] == ["sales", "support"]
     assert set(doc["queues"][0]) == {
         "queue", "on_pbx", "paused", "reason", "device_state", "in_call", "calls_taken", "last_call"
@@ -71,7 +71,7 @@ def test_bad_requests_are_400_and_send_nothing(api_as, sim, on_pbx, body, messag
 
 
 def test_an_agent_may_change_only_their_own_status(api_as, sim, on_pbx, outsider, django_capture_on_commit_callbacks):
-    me, other = on_pbx
+    me, _ = on_pbx
     before = len(sim.sim.ami.actions)
     response = post_status(api_as(me.user), "2002", {"status": "available"}, django_capture_on_commit_callbacks)
     assert response.status_code == 403 and "only your own" in response.json()["detail"]
@@ -92,7 +92,7 @@ def test_an_agent_may_change_only_their_own_status(api_as, sim, on_pbx, outsider
 
 
 def test_a_supervisor_may_change_anyone(api_as, sim, on_pbx, supervisor, django_capture_on_commit_callbacks):
-    _, other = on_pbx
+    _ = on_pbx
     response = post_status(api_as(supervisor), "2002", {"status": "available"}, django_capture_on_commit_callbacks)
     assert response.status_code == 202
     assert ami_state(sim, "2002") == {"support": (False, "")}

@@ -4,8 +4,11 @@ context, shows the agent's break the moment it is taken, without reloading."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from asgiref.sync import SyncToAsync
+from channels.layers import channel_layers
 from channels.testing import ChannelsLiveServerTestCase
 from playwright.sync_api import expect, sync_playwright
 
@@ -19,6 +22,15 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 @pytest.mark.timeout(90)
 class TestBoardIsLive(ChannelsLiveServerTestCase):
     serialized_rollback = True  # the roles come from a data migration
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        # The server process is forked from this one, without its threads: give it a fresh channel layer
+        # (not one whose queues belong to an earlier test's event loop) and a fresh executor for database
+        # calls (the old one's worker thread does not exist in the child).
+        channel_layers.backends.clear()
+        SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+        super().setUpClass()
 
     def setUp(self) -> None:
         self.sim = SimulatorThread(ami={"endpoints": ["2001"]})
