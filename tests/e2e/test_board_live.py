@@ -10,6 +10,9 @@ import pytest
 from asgiref.sync import SyncToAsync
 from channels.layers import channel_layers
 from channels.testing import ChannelsLiveServerTestCase
+from daphne.testing import DaphneProcess
+from django.conf import settings
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from telephony.simulator.runner import SimulatorThread
@@ -19,18 +22,26 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+class ForkedServer(DaphneProcess):
+    """The server process is forked from this one, without its threads: it must open its own database
+    connection (not share our socket), get a fresh channel layer (not one whose queues belong to an earlier
+    test's event loop) and a fresh executor for database calls (the old one's thread does not exist there).
+    The database NAME already is the test database; channels would prefix it with test_ once more."""
+
+    def start(self) -> None:
+        database = settings.DATABASES["default"]
+        database["TEST"]["NAME"] = database["NAME"]
+        connections.close_all()
+        channel_layers.backends.clear()
+        SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+        super().start()
+
+
 @pytest.mark.timeout(90)
 class TestBoardIsLive(ChannelsLiveServerTestCase):
     serialized_rollback = True  # the roles come from a data migration
 
-    @classmethod
-    def setUpClass(cls) -> None:
-        # The server process is forked from this one, without its threads: give it a fresh channel layer
-        # (not one whose queues belong to an earlier test's event loop) and a fresh executor for database
-        # calls (the old one's worker thread does not exist in the child).
-        channel_layers.backends.clear()
-        SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-        super().setUpClass()
+    ProtocolServerProcess = ForkedServer
 
     def setUp(self) -> None:
         self.sim = SimulatorThread(ami={"endpoints": ["2001"]})
