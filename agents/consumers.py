@@ -10,6 +10,7 @@ every RECHECK_SECONDS, so a deactivated user or a revoked role is cut off.
 
 from __future__ import annotations
 
+import json
 import time
 
 from channels.db import database_sync_to_async
@@ -59,6 +60,13 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code) -> None:
         if getattr(self, "joined", False):
             await live.leave(self.channel_name)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None  # not JSON: ignored like any other message it does not understand
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "snapshot" and await self._allowed():

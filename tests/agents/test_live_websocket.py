@@ -183,6 +183,8 @@ async def test_a_client_asks_for_a_fresh_snapshot_and_numbering_continues(people
     _, _, boss = people
     ws, _ = await connect(f"/ws/status/?token={await token_for(boss)}")
     assert (await ws.receive_json_from(timeout=5))["seq"] == 1
+    await ws.send_to(text_data="{not json")  # ignored, the connection stays
+    await ws.send_json_to(["snapshot"])
     await ws.send_json_to({"type": "snapshot"})
     again = await ws.receive_json_from(timeout=5)
     assert (again["type"], again["seq"], len(again["agents"])) == ("snapshot", 2, 2)
