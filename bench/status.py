@@ -347,7 +347,11 @@ async def main(args) -> None:
                 f"| password check alone: {fmt(checks)} | after the check: {fmt(after)}"
             )
         for n in args.subscribers:
-            fan = await fan_out(server.port, boss, sim, n, args.repeats)
+            try:
+                fan = await fan_out(server.port, boss, sim, n, args.repeats)
+            except Exception as exc:  # a figure that could not be taken is reported, not hidden
+                print(f"  PBX event -> {n:5d} subscribers: FAILED ({type(exc).__name__}: {exc})")
+                continue
             bare = await layer_fan_out(n, args.repeats)
             print(
                 f"  PBX event -> {n:5d} subscribers, last delivery ({len(fan)}): {fmt(fan)} "
