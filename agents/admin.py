@@ -13,7 +13,15 @@ from django.db.models import Count
 from django.utils import timezone
 
 from agents import services
-from agents.models import Agent, AgentStatusEvent, Availability, ClientSession, PauseReason, StatusSource
+from agents.models import (
+    AGENT_OBSERVED_FIELDS,
+    Agent,
+    AgentStatusEvent,
+    Availability,
+    ClientSession,
+    PauseReason,
+    StatusSource,
+)
 from agents.selectors import presence_of, with_status
 from telephony.models import QueueMembership
 
@@ -123,12 +131,7 @@ class AgentAdmin(admin.ModelAdmin):
         "status_since",
         "sync_state",
         "sync_error",
-        "pbx_status",
-        "pbx_state",
-        "sip_endpoint",
-        "sip_status",
-        "sip_uri",
-        "sip_rtt_usec",
+        *AGENT_OBSERVED_FIELDS,
     ]
     search_fields = ["extension", "display_name", "user__username"]
     inlines = [MembershipInline, ActiveSessionInline]

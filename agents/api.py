@@ -16,7 +16,14 @@ from rest_framework.views import APIView
 
 from agents import services
 from agents.models import Agent, Availability, ClientSession, ClientType, Presence, StatusSource
-from agents.selectors import agent_for_user, agents_visible_to, sessions_visible_to, status_documents
+from agents.selectors import (
+    agent_for_user,
+    agent_status,
+    agents_visible_to,
+    may_change_agent,
+    sessions_visible_to,
+    status_documents,
+)
 
 
 class QueueStatusSerializer(serializers.Serializer):
@@ -74,7 +81,7 @@ class AgentFilter(django_filters.FilterSet):
 
 def request_status(*, request, agent: Agent, availability: str, reason: str | None, source: str) -> Response:
     """The one way the API changes a status: own agent, or anyone with the supervisors' change permission."""
-    if agent.user_id != request.user.pk and not request.user.has_perm("agents.change_agent"):
+    if not may_change_agent(user=request.user, agent=agent):
         raise PermissionDenied("You may change only your own status.")
     try:
         services.agent_request_status(
@@ -82,8 +89,7 @@ def request_status(*, request, agent: Agent, availability: str, reason: str | No
         )
     except DjangoValidationError as exc:
         raise ApiValidationError({"detail": exc.messages[0]}) from exc
-    doc = status_documents(agents=Agent.objects.filter(pk=agent.pk))[0]
-    return Response(doc, status=status.HTTP_202_ACCEPTED)
+    return Response(agent_status(agent_id=agent.pk), status=status.HTTP_202_ACCEPTED)
 
 
 class AgentViewSet(viewsets.ReadOnlyModelViewSet):
@@ -105,7 +111,7 @@ class AgentViewSet(viewsets.ReadOnlyModelViewSet):
         return self.get_paginated_response(self.paginate_queryset(docs))
 
     def retrieve(self, request, *args, **kwargs):
-        return Response(status_documents(agents=Agent.objects.filter(pk=self.get_object().pk))[0])
+        return Response(agent_status(agent_id=self.get_object().pk))
 
     @extend_schema(methods=["GET"], responses=StatusDocumentSerializer)
     @extend_schema(methods=["POST"], request=StatusRequestSerializer, responses={202: StatusDocumentSerializer})
@@ -245,7 +251,7 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     def destroy(self, request, token: str):
         session = self.get_object()
-        if session.agent.user_id != request.user.pk and not request.user.has_perm("agents.change_agent"):
+        if not may_change_agent(user=request.user, agent=session.agent):
             raise PermissionDenied("You may close only your own sessions.")
         services.session_close(session=session)
         return Response(status=status.HTTP_204_NO_CONTENT)

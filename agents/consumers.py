@@ -18,24 +18,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from agents import live
 from agents.models import Agent
-from agents.selectors import public_document, status_documents
+from agents.selectors import board_viewer, public_document, status_documents
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 RECHECK_SECONDS = 5.0
-
-
-@database_sync_to_async
-def _viewer(user_id: int) -> tuple[bool, str | None] | None:
-    """(sees everyone, own extension) for an active user who may watch the board, else None."""
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return None
-    own = Agent.objects.filter(user=user).values_list("extension", flat=True).first()
-    supervisor = user.has_perm("agents.view_agent")
-    return (supervisor, own) if supervisor or own else None
 
 
 @database_sync_to_async
@@ -79,7 +66,7 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
     async def _allowed(self, force: bool = False) -> bool:
         now = time.monotonic()
         if force or now - self.checked_at > RECHECK_SECONDS:
-            viewer = await _viewer(self.user_id)
+            viewer = await database_sync_to_async(board_viewer)(user_id=self.user_id)
             if viewer is None:
                 await self.close(code=CLOSE_FORBIDDEN)
                 return False

@@ -14,7 +14,8 @@ from typing import Literal, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from agents.selectors import StatusDocument
+from agents.models import Agent
+from agents.selectors import StatusDocument, status_documents
 
 STATUS_GROUP = "status"
 
@@ -25,9 +26,6 @@ class AgentsChanged(TypedDict):
 
 
 def broadcast_agents(*, agent_ids: Iterable[int]) -> None:
-    from agents.models import Agent
-    from agents.selectors import status_documents
-
     ids = set(agent_ids)
     layer = get_channel_layer()
     if not ids or layer is None:

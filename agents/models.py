@@ -104,6 +104,19 @@ class PauseReason(models.Model):
         return self.name
 
 
+# What the PBX says about an agent as a whole (FreeSWITCH agent status/state, PJSIP endpoint and contact):
+# filled by the listener and reconciliation, read-only to people.
+AGENT_OBSERVED_FIELDS = [
+    "pbx_status",
+    "pbx_state",
+    "sip_endpoint",
+    "sip_status",
+    "sip_uri",
+    "sip_rtt_usec",
+    "sip_seen_at",
+]
+
+
 class AgentStatusEvent(models.Model):
     """One availability transition: the audit trail and the basis for time in state."""
 

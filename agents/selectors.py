@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from agents.models import Agent, ClientSession, PauseReason, Presence
 from telephony.models import QueueMembership
+from telephony.pbx.base import REACHABLE, contact_address
 
-# PJSIP contact statuses that mean the phone answers (Avail is how Asterisk before 13.x spelled it).
-REACHABLE = {"Reachable", "Avail"}
 # What an agent sees of the other agents on the board: no network details, no sessions.
 PUBLIC_FIELDS = ("extension", "full_name", "availability", "pause_reason", "presence", "since")
 
@@ -64,25 +63,6 @@ def agents_visible_to(*, user) -> QuerySet[Agent]:
 
 def pause_reasons() -> QuerySet[PauseReason]:
     return PauseReason.objects.filter(active=True)
-
-
-def contact_address(uri: str) -> tuple[str, int | None, str]:
-    """(ip, port, transport) of a SIP contact URI such as `sip:1005@10.0.0.5:5060;transport=tcp`."""
-    if not uri:
-        return "", None, ""
-    scheme, _, rest = uri.partition(":")
-    hostport, *params = rest.rpartition("@")[2].split(";")
-    transport = "tls" if scheme == "sips" else "udp"
-    for param in params:
-        key, _, value = param.partition("=")
-        if key.lower() == "transport" and value:
-            transport = value.lower()
-    if hostport.startswith("["):  # IPv6: [::1]:5060
-        host, _, port = hostport[1:].partition("]")
-        port = port.lstrip(":")
-    else:
-        host, _, port = hostport.partition(":")
-    return host, int(port) if port.isdigit() else None, transport
 
 
 def presence_of(agent: Agent, sessions: list[ClientSession], now: datetime) -> dict:
@@ -181,3 +161,24 @@ def sessions_visible_to(*, user, active_only: bool = False) -> QuerySet[ClientSe
     if active_only:
         sessions = sessions.filter(closed_at__isnull=True, expires_at__gt=timezone.now())
     return sessions if user.has_perm("agents.view_agent") else sessions.filter(agent__user=user)
+
+
+def agent_status(*, agent_id: int) -> StatusDocument:
+    return status_documents(agents=Agent.objects.filter(pk=agent_id))[0]
+
+
+def may_change_agent(*, user, agent: Agent) -> bool:
+    """An agent may change what is theirs; supervisors (with the change permission) anyone's."""
+    return agent.user_id == user.pk or user.has_perm("agents.change_agent")
+
+
+def board_viewer(*, user_id: int) -> tuple[bool, str | None] | None:
+    """(sees everyone, own extension) for an active user who may watch the board, else None."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return None
+    own = Agent.objects.filter(user=user).values_list("extension", flat=True).first()
+    supervisor = user.has_perm("agents.view_agent")
+    return (supervisor, own) if supervisor or own else None

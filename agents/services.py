@@ -13,18 +13,19 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from agents import live
 from agents.models import Agent, AgentStatusEvent, Availability, ClientSession, PauseReason, StatusSource, SyncState
-from agents.selectors import REACHABLE
+from agents.selectors import pause_reasons
+from telephony.pbx.base import REACHABLE
 
 
 def _pause_reason(availability: str, reason: str | None) -> PauseReason | None:
     if availability not in Availability.values:
         raise ValidationError(f"Unknown status {availability!r}: use one of {', '.join(Availability.values)}.")
-    active = PauseReason.objects.filter(active=True)
+    active = pause_reasons()
     if availability != Availability.ON_BREAK:
         if reason:
             raise ValidationError(f"A reason goes only with {Availability.ON_BREAK}.")
@@ -153,9 +154,7 @@ def presence_sweep(*, now: datetime | None = None) -> set[int]:
     now = now or timezone.now()
     expired = ClientSession.objects.filter(closed_at__isnull=True, expires_at__lte=now)
     agent_ids = set(expired.values_list("agent_id", flat=True))
-    for session in expired:
-        session.closed_at = session.expires_at
-        session.save(update_fields=["closed_at"])
+    expired.update(closed_at=F("expires_at"))
     graced = now - timedelta(seconds=settings.MAYDAY_PRESENCE_GRACE_SECONDS)
     window = (graced - timedelta(seconds=2 * settings.PRESENCE_SWEEP_SECONDS), graced)
     agent_ids |= set(ClientSession.objects.filter(closed_at__range=window).values_list("agent_id", flat=True))

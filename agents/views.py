@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from agents import services
 from agents.models import Agent, Availability, Presence, StatusSource
-from agents.selectors import agent_for_user, pause_reasons, status_documents
+from agents.selectors import agent_for_user, agent_status, pause_reasons, status_documents
 from telephony.selectors import queue_names
 
 # Display names for the status words the page scripts show.
@@ -21,7 +21,7 @@ LABELS = {**dict(Availability.choices), **dict(Presence.choices)}
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     agent = agent_for_user(user=request.user)
-    doc = status_documents(agents=Agent.objects.filter(pk=agent.pk))[0] if agent else None
+    doc = agent_status(agent_id=agent.pk) if agent else None
     return render(
         request,
         "agents/dashboard.html",

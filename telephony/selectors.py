@@ -16,6 +16,12 @@ def queues_visible_to(*, user) -> QuerySet[Queue]:
     return queues.filter(memberships__agent__user=user) if user.is_authenticated else queues.none()
 
 
+def pbxs_enabled(*, names: list[str] | None = None) -> list[PbxServer]:
+    """The PBX servers to follow: every enabled one, or only those named."""
+    pbxs = PbxServer.objects.filter(enabled=True)
+    return list(pbxs.filter(name__in=names) if names else pbxs)
+
+
 def queue_names() -> list[str]:
     """Distinct queue names (the same name on two PBXs is one choice in a filter)."""
     return list(Queue.objects.order_by("name").values_list("name", flat=True).distinct())

@@ -16,25 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import live
-from agents.models import Agent, Availability, SyncState
-from agents.selectors import REACHABLE
+from agents.models import AGENT_OBSERVED_FIELDS, Agent, Availability, SyncState
 from telephony.models import OBSERVED_FIELDS, ConnectionState, PbxServer, QueueMembership
 from telephony.pbx import events as ev
-from telephony.pbx.base import PbxBackend, PbxError, Seat, Snapshot, backend_for
+from telephony.pbx.base import REACHABLE, PbxBackend, PbxError, Seat, Snapshot, backend_for
 
 log = logging.getLogger(__name__)
 
 GONE = {"on_pbx": False, "paused": False, "pause_reason": "", "device_state": "", "in_call": False}
-# What the PBX says about an agent as a whole (FreeSWITCH agent status/state, PJSIP endpoint and contact).
-AGENT_OBSERVED_FIELDS = [
-    "pbx_status",
-    "pbx_state",
-    "sip_endpoint",
-    "sip_status",
-    "sip_uri",
-    "sip_rtt_usec",
-    "sip_seen_at",
-]
 
 
 def pbx_record_connection(*, pbx_id: int, state: str, error: str = "") -> None:

@@ -61,6 +61,29 @@ class ContactState:
     rtt_usec: int | None = None
 
 
+# PJSIP contact statuses that mean the phone answers (Avail is how Asterisk before 13.x spelled it).
+REACHABLE = {"Reachable", "Avail"}
+
+
+def contact_address(uri: str) -> tuple[str, int | None, str]:
+    """(ip, port, transport) of a SIP contact URI such as `sip:1005@10.0.0.5:5060;transport=tcp`."""
+    if not uri:
+        return "", None, ""
+    scheme, _, rest = uri.partition(":")
+    hostport, *params = rest.rpartition("@")[2].split(";")
+    transport = "tls" if scheme == "sips" else "udp"
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.lower() == "transport" and value:
+            transport = value.lower()
+    if hostport.startswith("["):  # IPv6: [::1]:5060
+        host, _, port = hostport[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        host, _, port = hostport.partition(":")
+    return host, int(port) if port.isdigit() else None, transport
+
+
 @dataclass
 class Snapshot:
     """Everything the PBX says about queues, members and phones at one moment."""

@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from agents import services
 from agents.models import Agent, ClientSession
-from agents.selectors import contact_address, presence_of, status_documents
+from agents.selectors import presence_of, status_documents
 from telephony import services as telephony_services
 from telephony.pbx import events as ev
+from telephony.pbx.base import contact_address
 from tests.factories import agent_on
 
 NOW = timezone.now()

@@ -9,8 +9,8 @@ from daphne.server import Server  # installs Twisted's asyncio reactor: import b
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from telephony.management.commands.pbx_listen import enabled_pbxs
 from telephony.pbx.listener import listen
+from telephony.selectors import pbxs_enabled
 
 
 def in_memory_layer() -> bool:
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         embedded = in_memory_layer()
 
         def ready() -> None:
-            pbxs = enabled_pbxs([])
+            pbxs = pbxs_enabled()
             if embedded and pbxs:
                 beat = settings.CELERY_TASK_ALWAYS_EAGER
                 asyncio.get_event_loop().create_task(listen(pbxs, beat=beat))

@@ -8,13 +8,8 @@ import asyncio
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telephony.models import PbxServer
 from telephony.pbx.listener import listen
-
-
-def enabled_pbxs(names: list[str]) -> list[PbxServer]:
-    pbxs = PbxServer.objects.filter(enabled=True)
-    return list(pbxs.filter(name__in=names) if names else pbxs)
+from telephony.selectors import pbxs_enabled
 
 
 class Command(BaseCommand):
@@ -31,7 +26,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        pbxs = enabled_pbxs(options["pbx"])
+        pbxs = pbxs_enabled(names=options["pbx"])
         if not pbxs:
             raise CommandError("No enabled PBX server to listen to.")
         beat = settings.CELERY_TASK_ALWAYS_EAGER if options["beat"] is None else options["beat"]
