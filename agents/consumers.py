@@ -4,30 +4,90 @@ Messages: `{"type": "snapshot", "seq": n, "agents": [...]}` on connect and
 whenever the client sends `{"type": "snapshot"}` (after it notices a gap in
 `seq`), and `{"type": "changes", "seq": n, "agents": [...]}`. Supervisors get
 full status documents; an agent gets their own in full and the others'
-board fields only. Who may see what is re-read from the database at most
-every RECHECK_SECONDS, so a deactivated user or a revoked role is cut off.
+board fields only. Who may see what is read on connect and again whenever
+the broadcaster says this user's rights changed (a role, a permission, the
+account, the agent, the token or the sign-in session this connection came
+with); a connection whose rights are gone is closed with 4403.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
+from importlib import import_module
+from weakref import WeakKeyDictionary
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.utils.crypto import constant_time_compare
+from rest_framework.authtoken.models import Token
 
 from agents import live
 from agents.models import Agent
-from agents.selectors import board_viewer, public_document, status_documents
+from agents.selectors import board_viewer, status_documents
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-RECHECK_SECONDS = 5.0
 
 
 @database_sync_to_async
-def _snapshot() -> list[dict]:
-    return status_documents(agents=Agent.objects.all())
+def _read_snapshot() -> list[live.EncodedDocument]:
+    return [live.encoded(doc) for doc in status_documents(agents=Agent.objects.all())]
+
+
+class SharedSnapshot:
+    """Connections that ask together share one read, and each gets a read that began after it asked.
+
+    After a restart every client reconnects at once; one read per wave, not
+    one per connection, keeps the database thread free for everything else.
+    """
+
+    def __init__(self) -> None:
+        self.next: asyncio.Future | None = None  # what those asking now will get
+        self.reading: asyncio.Task | None = None
+
+    async def get(self) -> list[live.EncodedDocument]:
+        loop = asyncio.get_running_loop()
+        if self.next is None:
+            self.next = loop.create_future()
+        future = self.next
+        if self.reading is None:
+            self.reading = loop.create_task(self._read())
+        return await asyncio.shield(future)
+
+    async def _read(self) -> None:
+        while self.next is not None:
+            future, self.next = self.next, None  # who asks from here on waits for the next read
+            try:
+                future.set_result(await _read_snapshot())
+            except Exception as exc:
+                future.set_exception(exc)
+        self.reading = None
+
+
+_snapshots: WeakKeyDictionary[asyncio.AbstractEventLoop, SharedSnapshot] = WeakKeyDictionary()
+
+
+async def _snapshot() -> list[live.EncodedDocument]:
+    return await _snapshots.setdefault(asyncio.get_running_loop(), SharedSnapshot()).get()
+
+
+@database_sync_to_async
+def _viewer(user_id: int, token: str | None, session_key: str | None) -> tuple[bool, str | None] | None:
+    """What this connection may see, while the token or sign-in session it came with still holds."""
+    if token:
+        if not Token.objects.filter(key=token, user_id=user_id).exists():
+            return None
+    else:
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        user = get_user_model().objects.filter(pk=user_id).first()
+        if user is None or session.get(SESSION_KEY) != str(user_id):
+            return None
+        if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+            return None  # the password changed since
+    return board_viewer(user_id=user_id)
 
 
 class StatusConsumer(AsyncJsonWebsocketConsumer):
@@ -37,15 +97,17 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user_id, self.seq, self.checked_at = user.pk, 0, 0.0
-        if not await self._allowed(force=True):
-            return
-        await live.join(self.channel_name)
-        self.joined = True
-        await self._send_snapshot()
+        self.user_id, self.seq, self.viewer = user.pk, 0, None
+        session = self.scope.get("session")
+        self.credentials = (self.scope.get("token"), session.session_key if session is not None else None)
+        if await self._check_access():
+            await live.join(self.channel_name)
+            self.membership = asyncio.ensure_future(live.stay_joined(self.channel_name))
+            await self._send("snapshot", await _snapshot())
 
     async def disconnect(self, code) -> None:
-        if getattr(self, "joined", False):
+        if hasattr(self, "membership"):
+            self.membership.cancel()
             await live.leave(self.channel_name)
 
     @classmethod
@@ -56,30 +118,25 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
             return None  # not JSON: ignored like any other message it does not understand
 
     async def receive_json(self, content, **kwargs) -> None:
-        if isinstance(content, dict) and content.get("type") == "snapshot" and await self._allowed():
-            await self._send_snapshot()
+        if isinstance(content, dict) and content.get("type") == "snapshot" and self.viewer is not None:
+            await self._send("snapshot", await _snapshot())
 
     async def status_agents(self, message: live.AgentsChanged) -> None:
-        if await self._allowed():
-            await self._send("changes", [self._visible(doc) for doc in message["agents"]])
+        if self.viewer is not None:
+            await self._send("changes", message["agents"])
 
-    async def _allowed(self, force: bool = False) -> bool:
-        now = time.monotonic()
-        if force or now - self.checked_at > RECHECK_SECONDS:
-            viewer = await database_sync_to_async(board_viewer)(user_id=self.user_id)
-            if viewer is None:
-                await self.close(code=CLOSE_FORBIDDEN)
-                return False
-            self.supervisor, self.own_extension = viewer
-            self.checked_at = now
-        return True
+    async def status_access(self, message: live.AccessChanged) -> None:
+        if self.viewer is not None and (message["users"] is None or self.user_id in message["users"]):
+            await self._check_access()
 
-    def _visible(self, doc: dict) -> dict:
-        return doc if self.supervisor or doc["extension"] == self.own_extension else public_document(doc)
+    async def _check_access(self) -> bool:
+        self.viewer = await _viewer(self.user_id, *self.credentials)
+        if self.viewer is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+        return self.viewer is not None
 
-    async def _send_snapshot(self) -> None:
-        await self._send("snapshot", [self._visible(doc) for doc in await _snapshot()])
-
-    async def _send(self, kind: str, agents: list[dict]) -> None:
+    async def _send(self, kind: str, docs: list[live.EncodedDocument]) -> None:
+        supervisor, own = self.viewer
+        agents = ",".join(doc["full"] if supervisor or doc["extension"] == own else doc["public"] for doc in docs)
         self.seq += 1
-        await self.send_json({"type": kind, "seq": self.seq, "agents": agents})
+        await self.send(text_data=f'{{"type":"{kind}","seq":{self.seq},"agents":[{agents}]}}')

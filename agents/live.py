@@ -2,12 +2,16 @@
 
 Whatever changes what a board shows (a request, a command result, PBX
 events, a session, the clock running out a grace period) ends here as one
-group message carrying the full status documents of the agents it touched.
-Consumers decide per connection what each subscriber may see of them.
+group message carrying the status documents of the agents it touched,
+encoded once: whole, and as the board fields other agents may see.
+Whatever changes who may watch the board ends here too, as an access
+message that makes those users' connections read their rights again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterable
 from typing import Literal, TypedDict
 
@@ -15,27 +19,61 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from agents.models import Agent
-from agents.selectors import StatusDocument, status_documents
+from agents.selectors import StatusDocument, public_document, status_documents
 
 STATUS_GROUP = "status"
+# A channel layer forgets a group member after its `group_expiry` (an hour on Redis, see settings),
+# so the members a crashed server left do not pile up; a board open for days rejoins well before.
+REJOIN_SECONDS = 600
+
+
+class EncodedDocument(TypedDict):
+    extension: str
+    full: str  # the status document, as JSON
+    public: str  # what one agent may see of another, as JSON
 
 
 class AgentsChanged(TypedDict):
     type: Literal["status.agents"]
-    agents: list[StatusDocument]
+    agents: list[EncodedDocument]
+
+
+class AccessChanged(TypedDict):
+    type: Literal["status.access"]
+    users: list[int] | None  # None: everyone
+
+
+def encoded(doc: StatusDocument) -> EncodedDocument:
+    return EncodedDocument(extension=doc["extension"], full=json.dumps(doc), public=json.dumps(public_document(doc)))
 
 
 def broadcast_agents(*, agent_ids: Iterable[int]) -> None:
     ids = set(agent_ids)
+    if ids:
+        docs = status_documents(agents=Agent.objects.filter(pk__in=ids))
+        _send(AgentsChanged(type="status.agents", agents=[encoded(doc) for doc in docs]))
+
+
+def access_changed(*, user_ids: Iterable[int] | None) -> None:
+    """These users' rights (everyone's, for None) changed: their connections read them again."""
+    _send(AccessChanged(type="status.access", users=None if user_ids is None else sorted(set(user_ids))))
+
+
+def _send(message: AgentsChanged | AccessChanged) -> None:
     layer = get_channel_layer()
-    if not ids or layer is None:
-        return
-    docs = status_documents(agents=Agent.objects.filter(pk__in=ids))
-    async_to_sync(layer.group_send)(STATUS_GROUP, AgentsChanged(type="status.agents", agents=docs))
+    if layer is not None:
+        async_to_sync(layer.group_send)(STATUS_GROUP, message)
 
 
 async def join(channel_name: str) -> None:
     await get_channel_layer().group_add(STATUS_GROUP, channel_name)
+
+
+async def stay_joined(channel_name: str) -> None:
+    """Run for as long as the connection lasts."""
+    while True:
+        await asyncio.sleep(REJOIN_SECONDS)
+        await join(channel_name)
 
 
 async def leave(channel_name: str) -> None:

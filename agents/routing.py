@@ -38,7 +38,7 @@ class TokenAuthMiddleware:
         if not key:
             key = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token") or [""])[0]
         if key:
-            scope = dict(scope, user=await _token_user(key))
+            scope = dict(scope, user=await _token_user(key), token=key)
         return await self.app(scope, receive, send)
 
 

@@ -40,6 +40,7 @@ import django  # noqa: E402
 
 django.setup()
 
+import redis  # noqa: E402
 import websockets  # noqa: E402
 from channels.layers import get_channel_layer  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -110,6 +111,8 @@ class Server:
 
 def prepare(sim: SimulatorThread) -> tuple[dict[str, PbxServer], str]:
     call_command("migrate", verbosity=0)
+    if settings.REDIS_URL:  # the benchmark's own Redis database: no group members left by an earlier run
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
     PbxServer.objects.exclude(name__startswith="bench-").update(enabled=False)
     pbxs = {kind: setup_pbx(kind, sim) for kind in ("asterisk", "freeswitch")}
     PbxServer.objects.filter(pk__in=[p.pk for p in pbxs.values()]).update(enabled=True)

@@ -126,7 +126,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # redis-py 8 defaults that channels-redis does not expect: reads time out after 5 s, the length of
+    # the layer's blocking pop (idle websockets were torn down), and at most 100 connections per pool
+    # (a burst of connecting or disconnecting websockets failed). Reads may outlast the pop, a dead
+    # Redis still shows, and the pool may grow to Redis's own client limit. Group members left by a
+    # server that died are forgotten after an hour (live connections rejoin every ten minutes).
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 10_000}],
+                "group_expiry": 3600,
+            },
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -194,18 +194,140 @@ async def test_a_client_asks_for_a_fresh_snapshot_and_numbering_continues(people
     await ws.disconnect()
 
 
-async def test_permission_is_rechecked_and_a_revoked_supervisor_is_cut_off(people, monkeypatch):
+async def watch(user=None, cookie=None):
+    """A connected subscriber past its snapshot, by token (or by session cookie)."""
+    headers = [ORIGIN, (b"cookie", cookie)] if cookie else [ORIGIN]
+    path = "/ws/status/" if cookie else f"/ws/status/?token={await token_for(user)}"
+    ws, _ = await connect(path, headers=headers)
+    assert (await ws.receive_json_from(timeout=5))["type"] == "snapshot"
+    return ws
+
+
+@sync_to_async
+def sign_in_agent(agent):
+    from agents.services import agent_sign_in
+
+    agent_sign_in(agent=agent, actor=agent.user)
+
+
+async def still_served(ws, agent) -> None:
+    await sign_in_agent(agent)
+    await next_change(ws, agent.extension, lambda d: d["availability"] == "available")
+
+
+@pytest.mark.parametrize(
+    "revoke",
+    [
+        lambda boss: boss.groups.remove(Group.objects.get(name="Supervisors")),
+        lambda boss: Group.objects.get(name="Supervisors").user_set.remove(boss),
+        lambda boss: Group.objects.get(name="Supervisors").permissions.clear(),
+        lambda boss: setattr(boss, "is_active", False) or boss.save(),
+        lambda boss: Token.objects.filter(user=boss).delete(),
+    ],
+    ids=["role removed", "removed from the role", "role emptied", "deactivated", "token revoked"],
+)
+async def test_a_supervisor_whose_rights_go_is_cut_off_and_others_stay(people, revoke):
     me, _, boss = people
-    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.0)
-    ws, _ = await connect(f"/ws/status/?token={await token_for(boss)}")
-    await ws.receive_json_from(timeout=5)
+    second = await sync_to_async(UserFactory)(username="second", is_superuser=True)
+    ws, bystander = await watch(boss), await watch(second)
+    await sync_to_async(revoke)(boss)
+    assert await closed_with(ws) == consumers.CLOSE_FORBIDDEN
+    await still_served(bystander, me)  # someone else's change of rights leaves this connection alone
+    await bystander.disconnect()
+
+
+async def test_signing_out_closes_that_session_s_connections_and_an_agent_losing_their_agent_too(people):
+    me, other, boss = people
+    client = Client()
+    await sync_to_async(client.force_login)(boss)
+    page = await watch(cookie=f"sessionid={client.cookies['sessionid'].value}".encode())
+    by_token = await watch(boss)
+    await sync_to_async(client.post)("/accounts/logout/")
+    assert await closed_with(page) == consumers.CLOSE_FORBIDDEN
+    await still_served(by_token, me)  # the API token is not the signed-out session
+
+    agent_ws = await watch(other.user)
+    await sync_to_async(other.delete)()
+    assert await closed_with(agent_ws) == consumers.CLOSE_FORBIDDEN
+    await by_token.disconnect()
+
+
+async def test_a_changed_password_ends_connections_of_older_sign_ins(people):
+    _, _, boss = people
+    client = Client()
+    await sync_to_async(client.force_login)(boss)
+    page = await watch(cookie=f"sessionid={client.cookies['sessionid'].value}".encode())
 
     @sync_to_async
-    def revoke_and_change():
-        boss.groups.remove(Group.objects.get(name="Supervisors"))
-        from agents.services import agent_sign_in
+    def change_password():
+        boss.set_password("a-new-password-4321")
+        boss.save()
 
-        agent_sign_in(agent=me, actor=me.user)
+    await change_password()
+    assert await closed_with(page) == consumers.CLOSE_FORBIDDEN
 
-    await revoke_and_change()
-    assert await closed_with(ws) == consumers.CLOSE_FORBIDDEN
+
+async def test_an_idle_connection_stays_open_and_still_receives(people):
+    """Longer than the Redis layer's 5 s blocking pop: an idle subscriber must not be torn down (1011)."""
+    me, _, boss = people
+    ws = await watch(boss)
+    await asyncio.sleep(6.5)
+    assert await ws.receive_nothing(timeout=0.1)
+    await still_served(ws, me)
+    await ws.disconnect()
+
+
+async def test_a_burst_of_subscribers_connects_and_leaves_together(people):
+    """More at once than redis-py's default pool of 100 connections: none fails, all get the next change."""
+    me, _, boss = people
+    key = await token_for(boss)
+    crowd = await asyncio.gather(*(connect(f"/ws/status/?token={key}") for _ in range(150)))
+    for ws, connected in crowd:
+        assert connected and (await ws.receive_json_from(timeout=10))["type"] == "snapshot"
+    await sign_in_agent(me)
+    for ws, _ in crowd:
+        await next_change(ws, "2001", lambda d: d["availability"] == "available", timeout=10)
+    await asyncio.gather(*(ws.disconnect() for ws, _ in crowd))
+
+
+async def test_snapshots_asked_together_share_a_read_that_began_after_each_asked(monkeypatch):
+    reads, gates = [], [asyncio.Event(), asyncio.Event()]
+
+    async def read():
+        reads.append(len(reads) + 1)
+        number = len(reads)
+        await gates[number - 1].wait()
+        return [f"read {number}"]
+
+    async def settle():
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(consumers, "_read_snapshot", read)
+    shared = consumers.SharedSnapshot()
+    first = asyncio.ensure_future(shared.get())
+    await settle()
+    assert reads == [1]
+    later = [asyncio.ensure_future(shared.get()) for _ in range(5)]  # while read 1 is under way
+    await settle()
+    gates[0].set()
+    assert await first == ["read 1"]
+    await settle()
+    assert reads == [1, 2]  # one more read for the five, begun after they asked
+    gates[1].set()
+    assert [await f for f in later] == [["read 2"]] * 5
+    assert shared.reading is None and shared.next is None
+
+
+async def test_a_board_left_open_outlives_the_layer_s_group_expiry(people, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    from agents import live
+
+    me, _, boss = people
+    monkeypatch.setattr(get_channel_layer(), "group_expiry", 2)
+    monkeypatch.setattr(live, "REJOIN_SECONDS", 0.5)
+    ws = await watch(boss)
+    await asyncio.sleep(3.5)  # joined once, it would have been forgotten by now
+    await still_served(ws, me)
+    await ws.disconnect()

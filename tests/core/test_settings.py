@@ -70,7 +70,8 @@ def test_database_url_switches_to_mysql_with_utf8mb4_and_read_committed():
 def test_redis_url_switches_channel_layer_and_broker_and_stops_inline_tasks():
     s = probe(REDIS_URL="redis://127.0.0.1:6379/3")
     assert s["layer"] == "channels_redis.core.RedisChannelLayer"
-    assert s["layer_config"] == {"hosts": ["redis://127.0.0.1:6379/3"]}
+    host = {"address": "redis://127.0.0.1:6379/3", "socket_timeout": 15, "max_connections": 10_000}
+    assert s["layer_config"] == {"hosts": [host], "group_expiry": 3600}
     assert s["broker"] == "redis://127.0.0.1:6379/3"
     assert s["eager"] is False
 
