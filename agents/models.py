@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from telephony.pbx.base import LOGGED_OUT_REASON
 from telephony.validators import validate_extension, validate_reason
 
 
@@ -102,6 +104,10 @@ class PauseReason(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.name.casefold() == LOGGED_OUT_REASON.casefold():
+            raise ValidationError({"name": f"“{LOGGED_OUT_REASON}” is how a logged-out agent shows in a queue."})
 
 
 # What the PBX says about an agent as a whole (FreeSWITCH agent status/state, PJSIP endpoint and contact):

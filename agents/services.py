@@ -54,26 +54,55 @@ def agent_request_status(
     """
     pause_reason = _pause_reason(availability, reason)
     with transaction.atomic():
-        locked = Agent.objects.select_for_update().get(pk=agent.pk)
-        if (locked.availability, locked.pause_reason_id) != (availability, pause_reason and pause_reason.pk):
-            locked.status_since = timezone.now()
-            AgentStatusEvent.objects.create(
-                agent=locked,
-                from_availability=locked.availability,
-                to_availability=availability,
-                reason=pause_reason.name if pause_reason else "",
-                source=source,
-                actor=actor if actor is not None and actor.is_authenticated else None,
-                created_at=locked.status_since,
-            )
-        locked.availability, locked.pause_reason = availability, pause_reason
-        locked.sync_state, locked.sync_error = SyncState.PENDING, ""
-        locked.request_seq += 1
-        locked.save(
-            update_fields=["availability", "pause_reason", "status_since", "sync_state", "sync_error", "request_seq"]
-        )
-        transaction.on_commit(lambda: live.broadcast_agents(agent_ids=[locked.pk]))
+        locked = _move(agent.pk, availability, pause_reason, SyncState.PENDING, source=source, actor=actor)
         transaction.on_commit(lambda: _apply(locked.pk, locked.request_seq))
+    return locked
+
+
+def agent_adopt_status(*, agent_id: int, request_seq: int, availability: str, reason: str | None) -> Agent | None:
+    """The PBX paused or unpaused the agent by itself (FreeSWITCH after max-no-answer, Asterisk's
+    auto-pause, a feature code dialled on the phone): make it the agent's availability, recorded with
+    source pbx, rather than undo it; unless a request came after `request_seq`, the last one seen.
+    A reason no supervisor set up is kept as an inactive one, shown but not offered to agents."""
+    pause_reason = None
+    if availability == Availability.ON_BREAK and reason:
+        pause_reason = PauseReason.objects.filter(name__iexact=reason).first()
+        if pause_reason is None:
+            candidate = PauseReason(name=reason, active=False, display_order=999)
+            try:
+                candidate.full_clean()
+            except ValidationError:
+                pass  # not a name Mayday can keep: a break without a reason
+            else:
+                candidate.save()
+                pause_reason = candidate
+    with transaction.atomic():
+        if not Agent.objects.select_for_update().filter(pk=agent_id, request_seq=request_seq).exists():
+            return None
+        return _move(agent_id, availability, pause_reason, SyncState.APPLIED, source=StatusSource.PBX, actor=None)
+
+
+def _move(agent_id: int, availability: str, pause_reason, sync_state: str, *, source: str, actor) -> Agent:
+    """Lock the agent, record the transition (a history row when something changed) and announce it."""
+    locked = Agent.objects.select_for_update().get(pk=agent_id)
+    if (locked.availability, locked.pause_reason_id) != (availability, pause_reason and pause_reason.pk):
+        locked.status_since = timezone.now()
+        AgentStatusEvent.objects.create(
+            agent=locked,
+            from_availability=locked.availability,
+            to_availability=availability,
+            reason=pause_reason.name if pause_reason else "",
+            source=source,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            created_at=locked.status_since,
+        )
+    locked.availability, locked.pause_reason = availability, pause_reason
+    locked.sync_state, locked.sync_error = sync_state, ""
+    locked.request_seq += 1  # a late result of an earlier request no longer counts
+    locked.save(
+        update_fields=["availability", "pause_reason", "status_since", "sync_state", "sync_error", "request_seq"]
+    )
+    transaction.on_commit(lambda: live.broadcast_agents(agent_ids=[locked.pk]))
     return locked
 
 

@@ -14,7 +14,7 @@ class QueueSerializer(ModelCleanSerializer):
 
     class Meta:
         model = Queue
-        fields = ["id", "name", "pbx", "strategy", "service_level_seconds"]
+        fields = ["id", "name", "pbx", "strategy", "service_level_seconds", "on_logout"]
 
 
 class QueueViewSet(

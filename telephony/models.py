@@ -101,6 +101,11 @@ STRATEGIES = {
 STRATEGY_CHOICES = sorted({(s, s) for names in STRATEGIES.values() for s in names})
 
 
+class LogoutAction(models.TextChoices):
+    REMOVE = "remove", "Leaves the queue"
+    PAUSE = "pause", "Stays, paused with reason Logged Out"
+
+
 class Queue(models.Model):
     """A call queue on one PBX; agents join it through memberships."""
 
@@ -109,6 +114,14 @@ class Queue(models.Model):
     strategy = models.CharField(max_length=32, choices=STRATEGY_CHOICES, default="ringall")
     service_level_seconds = models.PositiveIntegerField(
         default=20, help_text="Calls answered within this many seconds count towards the service level."
+    )
+    on_logout = models.CharField(
+        "when an agent logs out",
+        max_length=8,
+        choices=LogoutAction.choices,
+        default=LogoutAction.REMOVE,
+        help_text="Asterisk: members configured in queues.conf (static) cannot leave and are always paused "
+        "with reason Logged Out. FreeSWITCH agents are set to Logged Out either way.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -10,20 +10,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from agents import live
+from agents import services as agent_services
 from agents.models import AGENT_OBSERVED_FIELDS, Agent, Availability, SyncState
-from telephony.models import OBSERVED_FIELDS, ConnectionState, PbxServer, QueueMembership
+from telephony.models import OBSERVED_FIELDS, ConnectionState, LogoutAction, PbxServer, QueueMembership
 from telephony.pbx import events as ev
-from telephony.pbx.base import REACHABLE, PbxBackend, PbxError, Seat, Snapshot, backend_for
+from telephony.pbx.base import (
+    REACHABLE,
+    MemberState,
+    Observed,
+    PbxBackend,
+    PbxError,
+    Seat,
+    Snapshot,
+    backend_class,
+    backend_for,
+)
 
 log = logging.getLogger(__name__)
 
 GONE = {"on_pbx": False, "paused": False, "pause_reason": "", "device_state": "", "in_call": False}
+# The PBX may pause or unpause an agent by itself; that is taken as the agent's availability once the
+# agent's own last change has settled (before, an event may still be the echo of an earlier command).
+SETTLE_SECONDS = 5
 
 
 def pbx_record_connection(*, pbx_id: int, state: str, error: str = "") -> None:
@@ -182,11 +196,14 @@ def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
         return 0
 
     changed: dict[int, QueueMembership] = {}
+    paused_or_not: set[int] = set()  # agents the PBX may have paused or unpaused
     if members:
         for row in _memberships(pbx_id, keys=members):
             values = members.get((row.queue.name, row.agent.extension))
             if values is not None and _assign(row, values):
                 changed[row.pk] = row
+                if "paused" in values:
+                    paused_or_not.add(row.agent_id)
     agents = []
     if agent_members:
         for row in _memberships(pbx_id, extensions=agent_members):
@@ -200,17 +217,64 @@ def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
             c = contacts.get(agent.extension)
             if c is not None:
                 values.update(_contact(agent, c.status, c.uri, c.rtt_usec, now))
+            status = agent.pbx_status
             if _assign(agent, values):
                 agents.append(agent)
+                if agent.pbx_status != status:
+                    paused_or_not.add(agent.pk)
     _save(list(changed.values()), agents)
+    if paused_or_not:
+        _follow_pbx(paused_or_not)
     return relevant
+
+
+def _follow_pbx(agent_ids: set[int]) -> None:
+    """Take a pause or unpause the PBX made by itself, seen in events, as the agent's availability."""
+    now = timezone.now()
+    settled = Agent.objects.filter(
+        pk__in=agent_ids,
+        availability__in=[Availability.AVAILABLE, Availability.ON_BREAK],
+        sync_state=SyncState.APPLIED,
+        status_since__lt=now - timedelta(seconds=SETTLE_SECONDS),
+    )
+    for agent in settled.select_related("pbx").prefetch_related("memberships__queue"):
+        observed = _observed(agent)
+        if _made_by_pbx(agent, observed, now):
+            _adopt(agent, observed)
+
+
+def _adopt(agent: Agent, observed: Observed) -> None:
+    agent_services.agent_adopt_status(
+        agent_id=agent.pk, request_seq=agent.request_seq, availability=observed.availability, reason=observed.reason
+    )
+
+
+def _observed(agent: Agent) -> Observed | None:
+    """The availability the stored observations (events, snapshots) show for this agent."""
+    rows = list(agent.memberships.all())
+    seen = Snapshot(
+        members=[MemberState(m.queue.name, agent.extension, m.paused, m.pause_reason) for m in rows if m.on_pbx],
+        agents={agent.extension: (agent.pbx_status, agent.pbx_state)} if agent.pbx_status else {},
+    )
+    return backend_class(agent.pbx.kind).observed_availability(seen, agent.extension, [m.queue.name for m in rows])
+
+
+def _made_by_pbx(agent: Agent, observed: Observed | None, now: datetime) -> bool:
+    """Did the PBX pause or unpause this settled agent by itself? Signing in or out stays the agent's:
+    a PBX that restarts and forgets its members is repaired, not followed."""
+    return (
+        observed is not None
+        and {agent.availability, observed.availability} == {Availability.AVAILABLE, Availability.ON_BREAK}
+        and agent.sync_state == SyncState.APPLIED
+        and agent.status_since < now - timedelta(seconds=SETTLE_SECONDS)
+    )
 
 
 # ---- what we ask of the PBX ------------------------------------------------------------------------
 
 
 def _seats(agent: Agent) -> list[Seat]:
-    return [Seat(m.queue.name, m.penalty) for m in agent.memberships.all()]
+    return [Seat(m.queue.name, m.penalty, m.queue.on_logout == LogoutAction.PAUSE) for m in agent.memberships.all()]
 
 
 def _reason(agent: Agent) -> str:
@@ -308,6 +372,10 @@ def pbx_reconcile(*, pbx_id: int) -> list[str]:
                     agent_record_sync(agent=agent, state=SyncState.APPLIED)
                 continue
             shown = f"{observed.availability} {observed.reason or ''}".strip() if observed else "mixed"
+            if _made_by_pbx(agent, observed, timezone.now()):
+                _adopt(agent, observed)
+                found.append(f"{agent.extension}: the PBX set {shown}, taken as the agent's")
+                continue
             found.append(f"{agent.extension}: PBX shows {shown}, wanted {agent.availability} {wanted}".strip())
             try:
                 _push(backend, agent)

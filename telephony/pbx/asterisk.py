@@ -21,6 +21,7 @@ from agents.models import Availability
 from telephony.pbx import events as ev
 from telephony.pbx.base import (
     COMMAND_TIMEOUT,
+    LOGGED_OUT_REASON,
     MemberState,
     Observed,
     PbxBackend,
@@ -401,10 +402,27 @@ class AsteriskBackend(PbxBackend):
         self, *, extension: str, name: str, availability: str, reason: str, queues: list[Seat]
     ) -> None:
         """Available: in every queue, unpaused. On break: in every queue, paused with the reason
-        (one QueuePause without Queue = all queues). Logged out: out of the (dynamic) queues."""
+        (one QueuePause without Queue = all queues). Logged out: out of each queue, or paused there
+        with reason Logged Out where the queue says so or Asterisk keeps the member (static)."""
         if availability == Availability.LOGGED_OUT:
             for seat in queues:
-                self.member_remove(queue=seat.queue, extension=extension)
+                if not seat.pause_on_logout:
+                    try:
+                        self.member_remove(queue=seat.queue, extension=extension)
+                        continue
+                    except PbxError as exc:
+                        if "not dynamic" not in exc.message:
+                            raise
+                else:
+                    self.member_add(
+                        queue=seat.queue,
+                        extension=extension,
+                        name=name,
+                        penalty=seat.penalty,
+                        paused=True,
+                        reason=LOGGED_OUT_REASON,
+                    )
+                self.member_pause(extension=extension, paused=True, reason=LOGGED_OUT_REASON, queue=seat.queue)
             return
         on_break = availability == Availability.ON_BREAK
         reason = reason if on_break else ""
@@ -417,8 +435,12 @@ class AsteriskBackend(PbxBackend):
 
     @staticmethod
     def observed_availability(snapshot: Snapshot, extension: str, queues: list[str]) -> Observed | None:
-        members = [m for m in snapshot.members if m.extension == extension and m.queue in queues]
-        if not members:
+        members = [
+            m
+            for m in snapshot.members
+            if m.extension == extension and m.queue in queues and not (m.paused and m.reason == LOGGED_OUT_REASON)
+        ]
+        if not members:  # in no queue, or only paused as logged out
             return Observed(Availability.LOGGED_OUT, "")
         pauses = {(m.paused, m.reason if m.paused else "") for m in members}
         if len(members) < len(set(queues)) or len(pauses) != 1:

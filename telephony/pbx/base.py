@@ -155,6 +155,11 @@ class Seat:
 
     queue: str
     penalty: int = 0
+    pause_on_logout: bool = False  # logged out = paused with LOGGED_OUT_REASON rather than out of the queue
+
+
+# The pause reason of a member who is logged out but stays in the queue (static members, or by choice).
+LOGGED_OUT_REASON = "Logged Out"
 
 
 @dataclass(frozen=True)
@@ -182,8 +187,12 @@ def register(kind: str):
     return decorator
 
 
-def backend_for(pbx) -> PbxBackend:
-    """The backend class for this PbxServer's kind (imported lazily: each pulls in its own library)."""
+def backend_class(kind: str) -> type[PbxBackend]:
+    """The backend for a PBX kind (imported lazily: each pulls in its own library)."""
     from telephony.pbx import asterisk, freeswitch  # noqa: F401  (registers the backends)
 
-    return _REGISTRY[pbx.kind](pbx)
+    return _REGISTRY[kind]
+
+
+def backend_for(pbx) -> PbxBackend:
+    return backend_class(pbx.kind)(pbx)

@@ -101,11 +101,13 @@ class AmiServer(SessionServer):
         version: str = "13.0.0",
         queues: dict[str, str] | None = None,
         endpoints: list[str] | None = None,
+        static: dict[str, list[str]] | None = None,
         pjsip: bool = True,
     ) -> None:
         super().__init__()
         self.username, self.secret, self.version = username, secret, version
         self.initial_queues = queues or {"support": "ringall", "sales": "rrmemory"}
+        self.static = static or {}  # queue -> interfaces configured as members (queues.conf), like PJSIP/1006
         self.pjsip = pjsip
         self.endpoints = endpoints if endpoints is not None else [str(n) for n in range(1000, 1100)]
         self.actions: list[dict[str, str]] = []  # every action received, for tests and the curious
@@ -117,6 +119,9 @@ class AmiServer(SessionServer):
     def reset(self) -> None:
         """A restart: dynamic members, callers and contacts are gone; configured queues remain."""
         self.queues = {name: QueueState(strategy) for name, strategy in self.initial_queues.items()}
+        for queue, interfaces in self.static.items():
+            for interface in interfaces:
+                self.queues[queue].members[interface] = Member(interface, interface, interface, membership="static")
         self.contacts: dict[str, Contact] = {}
 
     def uniqueid(self) -> str:
@@ -317,10 +322,14 @@ class AmiSession:
         if state is None:
             self.reply(action, "Error", "Unable to remove interface from queue: No such queue")
             return
-        member = state.members.pop(interface, None)
+        member = state.members.get(interface)
         if member is None:
             self.reply(action, "Error", "Unable to remove interface: Not there")
             return
+        if member.membership == "static":
+            self.reply(action, "Error", "Member not dynamic")
+            return
+        del state.members[interface]
         self.reply(action, "Success", "Removed interface from queue")
         self.server.member_event("QueueMemberRemoved", queue, member)
 

@@ -9,8 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from agents import services
-from agents.models import AgentStatusEvent, Availability, StatusSource, SyncState
+from agents.models import AgentStatusEvent, Availability, PauseReason, StatusSource, SyncState
+from telephony import services as telephony_services
 from telephony import tasks
+from telephony.models import LogoutAction, Queue
 from tests.factories import PASSWORD, PbxServerFactory, agent_on, ami_state
 
 
@@ -61,6 +63,46 @@ def test_sign_in_break_and_sign_out_on_freeswitch(client, sim, fs_pbx, django_ca
         client.post("/accounts/logout/")
     assert fs.status == "Logged Out"
     assert [e[1] for e in history(agent)] == ["available", "on_break", "logged_out"]
+
+
+def sign_out(client, capture):
+    with capture(execute=True):
+        client.post("/accounts/logout/")
+
+
+def test_a_static_member_cannot_leave_its_queue_and_is_paused_as_logged_out(
+    client, sim, ast_pbx, django_capture_on_commit_callbacks
+):
+    sim.sim.ami.static = {"support": ["PJSIP/2001"]}
+    sim.run(sim.sim.ami.reset)  # as if Asterisk had 2001 in queues.conf for support
+    agent = agent_on(ast_pbx, availability=Availability.LOGGED_OUT)
+    sign_in(client, agent, django_capture_on_commit_callbacks)
+    assert ami_state(sim) == {"support": (False, ""), "sales": (False, "")}
+    sign_out(client, django_capture_on_commit_callbacks)
+    assert ami_state(sim) == {"support": (True, "Logged Out")}  # removed from sales, kept but paused in support
+    agent.refresh_from_db()
+    assert (agent.availability, agent.sync_state) == (Availability.LOGGED_OUT, SyncState.APPLIED)
+    assert telephony_services.pbx_reconcile(pbx_id=ast_pbx.pk) == []  # the PBX agrees: logged out
+    sign_in(client, agent, django_capture_on_commit_callbacks)
+    assert ami_state(sim) == {"support": (False, ""), "sales": (False, "")}
+
+
+def test_a_queue_may_keep_logged_out_agents_paused_instead(client, sim, ast_pbx, django_capture_on_commit_callbacks):
+    agent = agent_on(ast_pbx, availability=Availability.LOGGED_OUT)
+    Queue.objects.filter(pbx=ast_pbx, name="sales").update(on_logout=LogoutAction.PAUSE)
+    sign_in(client, agent, django_capture_on_commit_callbacks)
+    sign_out(client, django_capture_on_commit_callbacks)
+    assert ami_state(sim) == {"sales": (True, "Logged Out")}
+    assert telephony_services.pbx_reconcile(pbx_id=ast_pbx.pk) == []
+    sim.run(sim.sim.ami.reset)  # an Asterisk restart forgets dynamic members: out of the queue is logged out too
+    assert telephony_services.pbx_reconcile(pbx_id=ast_pbx.pk) == [] and ami_state(sim) == {}
+    sign_in(client, agent, django_capture_on_commit_callbacks)
+    assert ami_state(sim) == {"support": (False, ""), "sales": (False, "")}
+
+
+def test_logged_out_is_not_a_pause_reason_a_supervisor_can_define(db):
+    with pytest.raises(ValidationError, match="logged-out agent"):
+        PauseReason(name="logged out").full_clean()
 
 
 def _closed_port() -> int:
