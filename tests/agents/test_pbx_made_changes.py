@@ -17,7 +17,7 @@ from telephony import services
 from telephony.pbx.listener import Stream
 from tests.factories import agent_on, ami_state
 
-# serialized_rollback: leave the roles (a data migration) in place for the tests after these.
+# serialized_rollback, as every test that commits: the roles come from a data migration.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 

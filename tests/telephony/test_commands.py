@@ -76,7 +76,7 @@ def worker(settings):
         celery_app.conf.task_always_eager = True
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_command_sent_while_the_pbx_is_down_is_retried_and_applied_once(sim, ast_pbx, worker):
     agent = agent_on(ast_pbx, availability=Availability.ON_BREAK, reason="Lunch")
     sim.run(sim.sim.stop)

@@ -13,7 +13,7 @@ from telephony.pbx.base import Seat, backend_for
 from telephony.pbx.listener import Stream, reconcile
 from tests.factories import AgentFactory, MembershipFactory, QueueFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
