@@ -11,10 +11,12 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.html import format_html
 
 from agents import services
 from agents.models import (
     AGENT_OBSERVED_FIELDS,
+    LABELS,
     Agent,
     AgentStatusEvent,
     Availability,
@@ -117,11 +119,10 @@ class AgentAdmin(admin.ModelAdmin):
         "display_name",
         "username",
         "pbx",
-        "availability",
-        "pause_reason",
-        "presence",
-        "sync_state",
-        "sync_error",
+        "live_availability",
+        "live_reason",
+        "live_presence",
+        "live_sync",
         "queue_count",
     ]
     list_filter = ["availability", "sync_state", "pbx", "memberships__queue"]
@@ -139,10 +140,36 @@ class AgentAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return with_status(super().get_queryset(request)).annotate(queue_count=Count("memberships"))
 
+    # The status columns are written as the page script writes them when the agent changes (live).
+    change_list_template = "admin/agents/agent/change_list.html"
+
+    class Media:
+        js = ["js/live.js", "js/admin_agents.js"]
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "labels": LABELS})
+
+    @staticmethod
+    def _live(agent: Agent, field: str, text: str) -> str:
+        return format_html('<span data-agent="{}" data-live="{}">{}</span>', agent.extension, field, text)
+
+    @admin.display(ordering="availability", description="Availability")
+    def live_availability(self, agent: Agent) -> str:
+        return self._live(agent, "availability", LABELS[agent.availability])
+
+    @admin.display(ordering="pause_reason__name", description="Pause reason")
+    def live_reason(self, agent: Agent) -> str:
+        return self._live(agent, "pause_reason", agent.pause_reason.name if agent.pause_reason_id else "-")
+
     @admin.display(description="Presence")
-    def presence(self, agent: Agent) -> str:
+    def live_presence(self, agent: Agent) -> str:
         found = presence_of(agent, agent.recent_sessions, timezone.now())
-        return f"{found['presence']} ({found['client_type'] or found['ip']})" if found["ip"] else found["presence"]
+        where = f" ({found['client_type'] or found['ip']})" if found["ip"] else ""
+        return self._live(agent, "presence", LABELS[found["presence"]] + where)
+
+    @admin.display(ordering="sync_state", description="Phone system")
+    def live_sync(self, agent: Agent) -> str:
+        return self._live(agent, "sync", agent.sync_state + (f": {agent.sync_error}" if agent.sync_error else ""))
 
     def _request(self, request, agents, availability: str, reason: PauseReason | None = None) -> None:
         done = 0

@@ -35,6 +35,10 @@ class Presence(models.TextChoices):
     OFFLINE = "offline", "Offline"
 
 
+# Display names for the status words the pages show (and their scripts, as they change).
+LABELS = {**dict(Availability.choices), **dict(Presence.choices)}
+
+
 class StatusSource(models.TextChoices):
     """Who changed an agent's availability."""
 

@@ -10,12 +10,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from agents import services
-from agents.models import Agent, Availability, Presence, StatusSource
+from agents.models import LABELS, Agent, Availability, StatusSource
 from agents.selectors import agent_for_user, agent_status, pause_reasons, status_documents
 from telephony.selectors import queue_names
-
-# Display names for the status words the page scripts show.
-LABELS = {**dict(Availability.choices), **dict(Presence.choices)}
 
 
 @login_required

@@ -1,5 +1,5 @@
-// Live status from /ws/status/: a snapshot, then numbered changes. Reconnects with backoff and starts
-// over from a fresh snapshot after any gap, so a page never shows a state it missed.
+// Live status from /ws/status/: a snapshot, then numbered changes. Reconnects with backoff (and jitter)
+// and starts over from a fresh snapshot after any gap, so a page never shows a state it missed.
 "use strict";
 
 function maydayLive(onSnapshot, onChanges, onState) {
@@ -24,7 +24,7 @@ function maydayLive(onSnapshot, onChanges, onState) {
     ws.onclose = (event) => {
       if (event.code === 4401 || event.code === 4403) { onState("refused"); return; }
       onState("reconnecting");
-      setTimeout(open, delay);
+      setTimeout(open, delay * (0.5 + Math.random())); // spread out: after a restart, not every board at once
       delay = Math.min(delay * 2, 30000);
     };
   }

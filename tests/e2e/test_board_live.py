@@ -1,5 +1,5 @@
-"""In Chromium: an agent signs in and is Available; a supervisor's team board, open in another browser
-context, shows the agent's break the moment it is taken, without reloading."""
+"""In Chromium: an agent signs in and is Available; a supervisor's team board and the admin's agent list,
+open in another browser context, show the agent's break the moment it is taken, without reloading."""
 
 from __future__ import annotations
 
@@ -88,7 +88,17 @@ class TestBoardIsLive(ChannelsLiveServerTestCase):
         assert boss.evaluate("window.sameDocument") is True
         assert ami_state(self.sim, "2001") == {"support": (True, "Lunch"), "sales": (True, "Lunch")}
 
+        admin = boss.context.new_page()  # the admin's agent list follows too
+        admin.goto(f"{self.live_server_url}/admin/agents/agent/")
+        cell = admin.locator('[data-agent="2001"][data-live="availability"]')
+        expect(cell).to_have_text("On break")
+        expect(admin.locator('[data-agent="2001"][data-live="pause_reason"]')).to_have_text("Lunch")
+        admin.evaluate("window.sameDocument = true")
+
         boss.select_option("#filter-status", "available")  # the filter hides the agent on break
         expect(tile).to_be_hidden()
         agent.click("button.go")
         expect(tile).to_be_visible()
+        expect(cell).to_have_text("Available")
+        expect(admin.locator('[data-agent="2001"][data-live="pause_reason"]')).to_have_text("-")
+        assert admin.evaluate("window.sameDocument") is True
