@@ -24,6 +24,7 @@ from agents.selectors import (
     sessions_visible_to,
     status_documents,
 )
+from mayday.api import client_ip
 
 
 class QueueStatusSerializer(serializers.Serializer):
@@ -229,7 +230,7 @@ class SessionViewSet(viewsets.GenericViewSet):
             agent=agent,
             client_type=body.validated_data["client_type"],
             fingerprint=body.validated_data.get("fingerprint", ""),
-            ip=request.META.get("REMOTE_ADDR"),
+            ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
         return Response(self.get_serializer(session).data, status=status.HTTP_201_CREATED)

@@ -7,6 +7,7 @@ and Redis. Every variable is listed with its default in `.env.example`.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -160,6 +161,18 @@ MAYDAY_SESSION_TTL_SECONDS = env.int("MAYDAY_SESSION_TTL_SECONDS", default=90)
 # An agent stays online this long after the last sign of life, so a page refresh or a short drop does not flap.
 MAYDAY_PRESENCE_GRACE_SECONDS = env.int("MAYDAY_PRESENCE_GRACE_SECONDS", default=20)
 PRESENCE_SWEEP_SECONDS = 5
+
+
+def _networks(name: str) -> list:
+    try:
+        return [ipaddress.ip_network(n, strict=False) for n in env.list(name, default=[])]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+
+
+# Reverse proxies in front of Mayday (addresses or networks): behind them, a client's address is the last
+# X-Forwarded-For entry they did not add. Without any, it is the connection's address.
+MAYDAY_TRUSTED_PROXIES = _networks("MAYDAY_TRUSTED_PROXIES")
 CELERY_BEAT_SCHEDULE = {
     "reconcile-pbxs": {
         "task": "telephony.tasks.poll_all_pbxs",

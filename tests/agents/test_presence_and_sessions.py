@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 import pytest
@@ -122,6 +123,23 @@ def test_freeswitch_agents_known_to_the_pbx_count_as_registered(fs_pbx, sim):
 # ---- sessions over the API ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "ip"),
+    [
+        ([], "203.0.113.5", "127.0.0.1"),  # no trusted proxy: the header is anyone's to forge
+        (["127.0.0.1"], "203.0.113.5", "203.0.113.5"),
+        (["127.0.0.0/8", "10.0.0.0/8"], "198.51.100.1, 203.0.113.5, 10.1.1.1", "203.0.113.5"),
+        (["127.0.0.1"], "not-an-address", None),
+    ],
+)
+def test_behind_trusted_proxies_the_session_records_the_client_address(api_as, agent, settings, proxies, forwarded, ip):
+    settings.MAYDAY_TRUSTED_PROXIES = [ipaddress.ip_network(p) for p in proxies]
+    response = api_as(agent.user).post(
+        "/api/sessions/", {"client_type": "webrtc"}, format="json", HTTP_X_FORWARDED_FOR=forwarded
+    )
+    assert response.status_code == 201 and response.json()["ip"] == ip
+
+
 def test_a_softphone_opens_a_session_beats_and_closes_it(api_as, agent):
     api = api_as(agent.user)
     response = api.post(
@@ -196,4 +214,4 @@ def test_admin_shows_an_agents_active_sessions(client, admin_user, agent):
     page = client.get(f"/admin/agents/agent/{agent.pk}/change/").content.decode()
     assert "198.51.100.4" in page and "198.51.100.99" not in page
     listing = client.get("/admin/agents/agent/").content.decode()
-    assert "online (chrome_softphone)" in listing
+    assert "Online (chrome_softphone)" in listing

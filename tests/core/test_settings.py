@@ -104,6 +104,12 @@ def test_bad_boolean_fails_loudly():
     assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_a_bad_trusted_proxy_fails_loudly():
+    result = run(PROBE, DJANGO_SECRET_KEY="x" * 60, MAYDAY_TRUSTED_PROXIES="10.0.0.0/8,proxy.example")
+    assert result.returncode != 0
+    assert "MAYDAY_TRUSTED_PROXIES: 'proxy.example' does not appear to be an IPv4 or IPv6 network" in result.stderr
+
+
 def test_check_deploy_is_clean_with_production_settings():
     result = run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
