@@ -203,6 +203,13 @@ async def watch(user=None, cookie=None):
     return ws
 
 
+async def watch_signed_in(user):
+    """A page's subscriber: signed in with a session cookie."""
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    return client, await watch(cookie=f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
 @sync_to_async
 def sign_in_agent(agent):
     from agents.services import agent_sign_in
@@ -238,9 +245,7 @@ async def test_a_supervisor_whose_rights_go_is_cut_off_and_others_stay(people, r
 
 async def test_signing_out_closes_that_session_s_connections_and_an_agent_losing_their_agent_too(people):
     me, other, boss = people
-    client = Client()
-    await sync_to_async(client.force_login)(boss)
-    page = await watch(cookie=f"sessionid={client.cookies['sessionid'].value}".encode())
+    client, page = await watch_signed_in(boss)
     by_token = await watch(boss)
     await sync_to_async(client.post)("/accounts/logout/")
     assert await closed_with(page) == consumers.CLOSE_FORBIDDEN
@@ -254,9 +259,7 @@ async def test_signing_out_closes_that_session_s_connections_and_an_agent_losing
 
 async def test_a_changed_password_ends_connections_of_older_sign_ins(people):
     _, _, boss = people
-    client = Client()
-    await sync_to_async(client.force_login)(boss)
-    page = await watch(cookie=f"sessionid={client.cookies['sessionid'].value}".encode())
+    _, page = await watch_signed_in(boss)
 
     @sync_to_async
     def change_password():
