@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from importlib import import_module
 from weakref import WeakKeyDictionary
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.utils.crypto import constant_time_compare
-from rest_framework.authtoken.models import Token
 
 from agents import live
 from agents.models import Agent
@@ -74,22 +69,6 @@ async def _snapshot() -> list[live.EncodedDocument]:
     return await _snapshots.setdefault(asyncio.get_running_loop(), SharedSnapshot()).get()
 
 
-@database_sync_to_async
-def _viewer(user_id: int, token: str | None, session_key: str | None) -> tuple[bool, str | None] | None:
-    """What this connection may see, while the token or sign-in session it came with still holds."""
-    if token:
-        if not Token.objects.filter(key=token, user_id=user_id).exists():
-            return None
-    else:
-        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-        user = get_user_model().objects.filter(pk=user_id).first()
-        if user is None or session.get(SESSION_KEY) != str(user_id):
-            return None
-        if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
-            return None  # the password changed since
-    return board_viewer(user_id=user_id)
-
-
 class StatusConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         await self.accept()  # accept first so the client sees why it is closed (a 4xxx code)
@@ -99,7 +78,7 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id, self.seq, self.viewer = user.pk, 0, None
         session = self.scope.get("session")
-        self.credentials = (self.scope.get("token"), session.session_key if session is not None else None)
+        self.token, self.session_key = self.scope.get("token"), session.session_key if session is not None else None
         if await self._check_access():
             await live.join(self.channel_name)
             self.membership = asyncio.ensure_future(live.stay_joined(self.channel_name))
@@ -130,7 +109,9 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
             await self._check_access()
 
     async def _check_access(self) -> bool:
-        self.viewer = await _viewer(self.user_id, *self.credentials)
+        self.viewer = await database_sync_to_async(board_viewer)(
+            user_id=self.user_id, token=self.token, session_key=self.session_key
+        )
         if self.viewer is None:
             await self.close(code=CLOSE_FORBIDDEN)
         return self.viewer is not None

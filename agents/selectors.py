@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from importlib import import_module
 from typing import TypedDict
 
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from agents.models import Agent, ClientSession, PauseReason, Presence
 from telephony.models import QueueMembership
@@ -172,13 +174,24 @@ def may_change_agent(*, user, agent: Agent) -> bool:
     return agent.user_id == user.pk or user.has_perm("agents.change_agent")
 
 
-def board_viewer(*, user_id: int) -> tuple[bool, str | None] | None:
-    """(sees everyone, own extension) for an active user who may watch the board, else None."""
-    from django.contrib.auth import get_user_model
+def board_viewer(*, user_id: int, token: str | None, session_key: str | None) -> tuple[bool, str | None] | None:
+    """(sees everyone, own extension) for an active user who may watch the board, while the API token or
+    the sign-in session they came with still holds (a changed password ends older sign-ins); else None."""
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from rest_framework.authtoken.models import Token
 
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return None
+    if token:
+        if not Token.objects.filter(key=token, user=user).exists():
+            return None
+    else:
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        if session.get(SESSION_KEY) != str(user.pk):
+            return None
+        if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+            return None
     own = Agent.objects.filter(user=user).values_list("extension", flat=True).first()
     supervisor = user.has_perm("agents.view_agent")
     return (supervisor, own) if supervisor or own else None
