@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from agents import services
 from agents.models import (
     AGENT_OBSERVED_FIELDS,
+    AGENTS_GROUP,
     LABELS,
     Agent,
     AgentStatusEvent,
@@ -24,11 +25,10 @@ from agents.models import (
     PauseReason,
     StatusSource,
 )
-from agents.selectors import presence_of, with_status
+from agents.selectors import linkable_as_agent, may_set_password, presence_of, with_status
 from telephony.models import QueueMembership
 
 User = get_user_model()
-AGENTS_GROUP = "Agents"
 
 
 class AgentAdminForm(forms.ModelForm):
@@ -53,19 +53,30 @@ class AgentAdminForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["username"].initial = self.instance.user.username
 
+    actor = None  # the signed-in user, set by AgentAdmin.get_form
+
     def clean_username(self) -> str:
         username = self.cleaned_data["username"]
         self.existing_user = User.objects.filter(username=username).first()
         owner = Agent.objects.filter(user=self.existing_user).exclude(pk=self.instance.pk).first()
         if owner:
             raise forms.ValidationError(f"User {username} is already agent {owner.extension}.")
+        linking = self.existing_user is not None and self.existing_user.pk != self.instance.user_id
+        if linking and not linkable_as_agent(self.existing_user):
+            raise forms.ValidationError(
+                f"User {username} can do more than an agent (staff, superuser or another role): "
+                "it cannot become an agent here. Pick another sign-in name."
+            )
         return username
 
     def clean(self) -> dict:
         cleaned = super().clean()
         password = cleaned.get("password")
         if password:
-            password_validation.validate_password(password, self.existing_user)
+            if self.existing_user is not None and not may_set_password(actor=self.actor, user=self.existing_user):
+                self.add_error("password", "This user can do more than you can: you cannot set their password.")
+            else:
+                password_validation.validate_password(password, self.existing_user)
         elif "username" in cleaned and self.existing_user is None:
             self.add_error("password", "A new user needs a password.")
         return cleaned
@@ -139,6 +150,10 @@ class AgentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return with_status(super().get_queryset(request)).annotate(queue_count=Count("memberships"))
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     # The status columns are written as the page script writes them when the agent changes (live).
     change_list_template = "admin/agents/agent/change_list.html"
@@ -233,8 +248,17 @@ class ClientSessionAdmin(admin.ModelAdmin):
     list_filter = ["client_type", ("closed_at", admin.EmptyFieldListFilter)]
     list_select_related = ["agent"]
     search_fields = ["agent__extension", "agent__display_name", "ip"]
-    readonly_fields = [f.name for f in ClientSession._meta.fields if f.name != "id"]
+    # The token is the session's credential: only its first characters are shown, to tell sessions apart.
+    fields = readonly_fields = [
+        "agent",
+        "token_prefix",
+        *(f.name for f in ClientSession._meta.fields if f.name not in ("id", "agent", "token")),
+    ]
     actions = ["close_sessions"]
+
+    @admin.display(description="Token")
+    def token_prefix(self, session: ClientSession) -> str:
+        return f"{session.token[:6]}…"
 
     def has_add_permission(self, request) -> bool:
         return False

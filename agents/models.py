@@ -7,16 +7,20 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from telephony.pbx.base import LOGGED_OUT_REASON
+from telephony.pbx.base import LOGGED_OUT_REASON, AgentMode
 from telephony.validators import validate_extension, validate_reason
+
+# The two roles (groups) Mayday seeds: supervisors work in the admin, agents on their dashboard.
+SUPERVISORS_GROUP = "Supervisors"
+AGENTS_GROUP = "Agents"
 
 
 class Availability(models.TextChoices):
     """What the agent asked for, which Mayday makes true on the PBX."""
 
-    AVAILABLE = "available", "Available"
-    ON_BREAK = "on_break", "On break"
-    LOGGED_OUT = "logged_out", "Logged out"
+    AVAILABLE = AgentMode.AVAILABLE.value, "Available"
+    ON_BREAK = AgentMode.ON_BREAK.value, "On break"
+    LOGGED_OUT = AgentMode.LOGGED_OUT.value, "Logged out"
 
 
 class SyncState(models.TextChoices):

@@ -11,7 +11,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from agents.models import Agent, ClientSession, PauseReason, Presence
+from agents.models import AGENTS_GROUP, Agent, ClientSession, PauseReason, Presence
 from telephony.models import QueueMembership
 from telephony.pbx.base import REACHABLE, contact_address
 
@@ -172,6 +172,29 @@ def agent_status(*, agent_id: int) -> StatusDocument:
 def may_change_agent(*, user, agent: Agent) -> bool:
     """An agent may change what is theirs; supervisors (with the change permission) anyone's."""
     return agent.user_id == user.pk or user.has_perm("agents.change_agent")
+
+
+def linkable_as_agent(user) -> bool:
+    """Whether an existing user may be made an agent: one who can do no more than an agent."""
+    return not (
+        user.is_staff
+        or user.is_superuser
+        or user.user_permissions.exists()
+        or user.groups.exclude(name=AGENTS_GROUP).exists()
+    )
+
+
+def may_set_password(*, actor, user) -> bool:
+    """Nobody sets the password of a user who can do more than they can."""
+    if actor is None or not actor.is_active:
+        return False
+    if actor.is_superuser or actor.pk == user.pk:
+        return True
+    return (
+        not user.is_superuser
+        and (actor.is_staff or not user.is_staff)
+        and user.get_all_permissions() <= actor.get_all_permissions()
+    )
 
 
 def board_viewer(*, user_id: int, token: str | None, session_key: str | None) -> tuple[bool, str | None] | None:

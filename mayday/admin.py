@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models.constants import LOOKUP_SEP
 from django.shortcuts import redirect
 from django.utils.text import slugify
 
@@ -14,10 +16,48 @@ SECTIONS = [
 ]
 
 
+# Credentials nobody reads back, not even one character at a time through a changelist filter
+# (`?secret__startswith=a`): lookups on them, directly or across a relation, are refused everywhere.
+WRITE_ONLY_FIELDS = {
+    "auth.user": {"password"},
+    "telephony.pbxserver": {"secret"},
+    "agents.clientsession": {"token"},
+    "knox.authtoken": {"digest", "token_key"},
+}
+
+
+def touches_write_only(model, lookup: str) -> bool:
+    """Whether a lookup path (`pbx__secret__regex`) reads a write-only field of any model it crosses."""
+    for part in lookup.split(LOOKUP_SEP):
+        if part in WRITE_ONLY_FIELDS.get(model._meta.label_lower, ()):
+            return True
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a transform or lookup (`regex`, `date`): the path ends here
+        if not field.is_relation:
+            return False
+        model = field.related_model
+    return False
+
+
+class WriteOnlyLookups:
+    """Mixed into every ModelAdmin the site registers (the contrib ones too)."""
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        return not touches_write_only(self.model, lookup) and super().lookup_allowed(lookup, value, request)
+
+
 class MaydayAdminSite(admin.AdminSite):
     site_header = "Mayday call center"
     site_title = "Mayday"
     index_title = "Run the call center"
+
+    def register(self, model_or_iterable, admin_class=None, **options) -> None:
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, WriteOnlyLookups):
+            admin_class = type(admin_class.__name__, (WriteOnlyLookups, admin_class), {})
+        super().register(model_or_iterable, admin_class, **options)
 
     def login(self, request, extra_context=None):
         # Signed-in agents have no business in the admin: send them to their dashboard.

@@ -17,17 +17,19 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from agents.models import Availability
+from telephony import validators
 from telephony.pbx import events as ev
 from telephony.pbx.base import (
     COMMAND_TIMEOUT,
     LOGGED_OUT_REASON,
+    AgentMode,
     MemberState,
     Observed,
     PbxBackend,
     PbxError,
     Seat,
     Snapshot,
+    checked,
     register,
     validate_member,
 )
@@ -146,6 +148,9 @@ class AmiManager(Manager):
 
 
 def ami_manager(pbx, *, events: bool) -> AmiManager:
+    # The Login action carries these: checked like every other value before any byte is written.
+    checked(validators.validate_name, pbx.username)
+    checked(validators.validate_secret, pbx.secret)
     return AmiManager(
         loop=asyncio.get_running_loop(),
         host=pbx.host,
@@ -404,7 +409,7 @@ class AsteriskBackend(PbxBackend):
         """Available: in every queue, unpaused. On break: in every queue, paused with the reason
         (one QueuePause without Queue = all queues). Logged out: out of each queue, or paused there
         with reason Logged Out where the queue says so or Asterisk keeps the member (static)."""
-        if availability == Availability.LOGGED_OUT:
+        if availability == AgentMode.LOGGED_OUT:
             for seat in queues:
                 if not seat.pause_on_logout:
                     try:
@@ -424,7 +429,7 @@ class AsteriskBackend(PbxBackend):
                     )
                 self.member_pause(extension=extension, paused=True, reason=LOGGED_OUT_REASON, queue=seat.queue)
             return
-        on_break = availability == Availability.ON_BREAK
+        on_break = availability == AgentMode.ON_BREAK
         reason = reason if on_break else ""
         for seat in queues:
             self.member_add(
@@ -441,12 +446,12 @@ class AsteriskBackend(PbxBackend):
             if m.extension == extension and m.queue in queues and not (m.paused and m.reason == LOGGED_OUT_REASON)
         ]
         if not members:  # in no queue, or only paused as logged out
-            return Observed(Availability.LOGGED_OUT, "")
+            return Observed(AgentMode.LOGGED_OUT, "")
         pauses = {(m.paused, m.reason if m.paused else "") for m in members}
         if len(members) < len(set(queues)) or len(pauses) != 1:
             return None
         paused, reason = pauses.pop()
-        return Observed(Availability.ON_BREAK, reason) if paused else Observed(Availability.AVAILABLE, "")
+        return Observed(AgentMode.ON_BREAK, reason) if paused else Observed(AgentMode.AVAILABLE, "")
 
 
 def _safe_name(name: str) -> str:

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from django.core.exceptions import ValidationError
 
 from telephony import validators
+
+
+class AgentMode(StrEnum):
+    """What Mayday asks a PBX to make of an agent (agents.models.Availability takes its values from here)."""
+
+    AVAILABLE = "available"
+    ON_BREAK = "on_break"
+    LOGGED_OUT = "logged_out"
+
 
 # How long one command may take before the PBX counts as unreachable.
 COMMAND_TIMEOUT = 5.0
@@ -141,7 +151,7 @@ class PbxBackend(abc.ABC):
     def set_availability(
         self, *, extension: str, name: str, availability: str, reason: str, queues: list[Seat]
     ) -> None:
-        """Make the PBX carry out an agent's availability (agents.models.Availability) in these queues."""
+        """Make the PBX carry out an agent's availability (an AgentMode) in these queues."""
 
     @staticmethod
     @abc.abstractmethod

@@ -16,11 +16,11 @@ import asyncio
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from agents.models import Availability
 from telephony import validators
 from telephony.pbx import events as ev
 from telephony.pbx.base import (
     COMMAND_TIMEOUT,
+    AgentMode,
     MemberState,
     Observed,
     PbxBackend,
@@ -36,15 +36,15 @@ from telephony.pbx.base import (
 STATUSES = ["Logged Out", "Available", "Available (On Demand)", "On Break"]
 STATES = ["Waiting", "Receiving", "In a queue call", "Idle", "Reserved"]
 STATUS_OF = {
-    Availability.AVAILABLE: "Available",
-    Availability.ON_BREAK: "On Break",
-    Availability.LOGGED_OUT: "Logged Out",
+    AgentMode.AVAILABLE: "Available",
+    AgentMode.ON_BREAK: "On Break",
+    AgentMode.LOGGED_OUT: "Logged Out",
 }
 AVAILABILITY_OF = {
-    "Available": Availability.AVAILABLE,
-    "Available (On Demand)": Availability.AVAILABLE,
-    "On Break": Availability.ON_BREAK,
-    "Logged Out": Availability.LOGGED_OUT,
+    "Available": AgentMode.AVAILABLE,
+    "Available (On Demand)": AgentMode.AVAILABLE,
+    "On Break": AgentMode.ON_BREAK,
+    "Logged Out": AgentMode.LOGGED_OUT,
 }
 _STATE_DEVICE = {
     "Waiting": "not_in_use",
@@ -394,8 +394,11 @@ class FreeswitchBackend(PbxBackend):
         esl._run = False
         esl.connected = False
         gevent.killall([g for g in (esl._receive_events_greenlet, esl._process_events_greenlet) if g])
-        if getattr(esl, "sock", None) is not None:
-            esl.sock.close()
+        # greenswitch reads through a file object made from the socket; the connection stays open
+        # until both are closed.
+        for part in (getattr(esl, "sock_file", None), getattr(esl, "sock", None)):
+            if part is not None:
+                part.close()
         self.esl = None
 
     def api(self, command: str, *, tolerate: tuple[str, ...] = ()) -> str:

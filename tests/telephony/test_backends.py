@@ -190,3 +190,51 @@ def test_a_hung_pbx_times_out_instead_of_hanging(sim, ast_pbx, fs_pbx, monkeypat
         with pytest.raises(PbxError, match="no answer") as exc:
             pbx.ping()
         assert exc.value.retryable
+
+
+def _open_sockets() -> int:
+    import os
+
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except FileNotFoundError:  # closed since the listing
+            pass
+    return count
+
+
+def _wait_for(condition, seconds: float = 3.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_freeswitch_command_connections_are_closed_after_use(sim, fs_pbx):
+    with backend_for(fs_pbx) as pbx:
+        pbx.ping()  # the first connection may load modules that keep sockets of their own
+    assert _wait_for(lambda: not sim.sim.esl.sessions)
+    before = _open_sockets()
+    for _ in range(40):
+        with backend_for(fs_pbx) as pbx:
+            pbx.ping()
+    assert _wait_for(lambda: not sim.sim.esl.sessions), f"{len(sim.sim.esl.sessions)} ESL connections left open"
+    assert _open_sockets() <= before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("username", "mayday\r\nAction: Originate"), ("secret", "mayday\r\nAction: Originate")]
+)
+def test_ami_login_values_are_checked_before_any_byte(sim, ast_pbx, field, value):
+    setattr(ast_pbx, field, value)
+    ast_pbx.save()  # saved without validation, as loaddata or a script would
+    with pytest.raises(PbxError) as exc:
+        with backend_for(ast_pbx):
+            pass
+    assert exc.value.retryable is False
+    assert sim.sim.ami.actions == [] and not sim.sim.ami.sessions

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from agents.models import Agent, Availability, PauseReason
+from agents.models import AGENTS_GROUP, SUPERVISORS_GROUP, Agent, Availability, PauseReason
 from telephony.models import Did, PbxKind, PbxServer, Queue, QueueMembership
 
 PBXS = {
@@ -65,9 +65,9 @@ class Command(BaseCommand):
             for name, strategy in names.items()
         }
         self._user("admin", "Mayday Administrator", password, superuser=True)
-        self._user("supervisor", "Sam Supervisor", password, group="Supervisors")
+        self._user("supervisor", "Sam Supervisor", password, group=SUPERVISORS_GROUP)
         for extension, (name, pbx, queue_names, availability, reason) in AGENTS.items():
-            user = self._user(extension, name, password, group="Agents")
+            user = self._user(extension, name, password, group=AGENTS_GROUP)
             agent, _ = Agent.objects.update_or_create(
                 extension=extension,
                 defaults={
@@ -95,7 +95,7 @@ class Command(BaseCommand):
             defaults={
                 "first_name": first,
                 "last_name": last,
-                "is_staff": superuser or group == "Supervisors",
+                "is_staff": superuser or group == SUPERVISORS_GROUP,
                 "is_superuser": superuser,
             },
         )
