@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import format_html
+from knox.models import AuthToken
 
 from agents import services
 from agents.models import (
@@ -25,7 +26,7 @@ from agents.models import (
     PauseReason,
     StatusSource,
 )
-from agents.selectors import linkable_as_agent, may_set_password, presence_of, with_status
+from agents.selectors import linkable_as_agent, may_manage_user, presence_of, with_status
 from telephony.models import QueueMembership
 
 User = get_user_model()
@@ -73,7 +74,7 @@ class AgentAdminForm(forms.ModelForm):
         cleaned = super().clean()
         password = cleaned.get("password")
         if password:
-            if self.existing_user is not None and not may_set_password(actor=self.actor, user=self.existing_user):
+            if self.existing_user is not None and not may_manage_user(actor=self.actor, user=self.existing_user):
                 self.add_error("password", "This user can do more than you can: you cannot set their password.")
             else:
                 password_validation.validate_password(password, self.existing_user)
@@ -287,3 +288,33 @@ class AgentStatusEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens by their first characters (only a digest is stored); deleting one revokes it at once.
+    Tokens are issued by the API (`POST /api/auth/token/`), the only time one is shown whole."""
+
+    list_display = fields = readonly_fields = ["token_key", "user", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    date_hierarchy = "created"
+
+    def get_queryset(self, request):
+        tokens = super().get_queryset(request)
+        if request.user.is_superuser:
+            return tokens
+        return tokens.filter(user__is_staff=False, user__is_superuser=False) | tokens.filter(user=request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or may_manage_user(actor=request.user, user=obj.user))

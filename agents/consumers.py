@@ -1,13 +1,15 @@
 """`/ws/status/`: a snapshot of every agent the user may see, then one numbered message per change.
 
 Messages: `{"type": "snapshot", "seq": n, "agents": [...]}` on connect and
-whenever the client sends `{"type": "snapshot"}` (after it notices a gap in
-`seq`), and `{"type": "changes", "seq": n, "agents": [...]}`. Supervisors get
-full status documents; an agent gets their own in full and the others'
-board fields only. Who may see what is read on connect and again whenever
-the broadcaster says this user's rights changed (a role, a permission, the
+when the client sends `{"type": "snapshot"}` (after it notices a gap in
+`seq`; a burst of requests costs at most two reads), and
+`{"type": "changes", "seq": n, "agents": [...]}`. Supervisors get full
+status documents; an agent gets their own in full and the others' board
+fields only. Who may see what is read on connect and again whenever the
+broadcaster says this user's rights changed (a role, a permission, the
 account, the agent, the token or the sign-in session this connection came
-with); a connection whose rights are gone is closed with 4403.
+with), and every ten minutes for a token (tokens expire); a connection
+whose rights are gone is closed with 4403.
 """
 
 from __future__ import annotations
@@ -77,31 +79,64 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id, self.seq, self.viewer = user.pk, 0, None
+        self.snapshot_asked, self.resending, self.held = False, None, []
         session = self.scope.get("session")
         self.token, self.session_key = self.scope.get("token"), session.session_key if session is not None else None
         if await self._check_access():
             await live.join(self.channel_name)
-            self.membership = asyncio.ensure_future(live.stay_joined(self.channel_name))
+            self.membership = asyncio.ensure_future(self._stay())
             await self._send("snapshot", await _snapshot())
 
     async def disconnect(self, code) -> None:
         if hasattr(self, "membership"):
             self.membership.cancel()
             await live.leave(self.channel_name)
+        if getattr(self, "resending", None):
+            self.resending.cancel()
+
+    async def _stay(self) -> None:
+        """Rejoin before the layer forgets this member; a token connection also checks its token is still
+        good (it expires), and keeps it in use while the connection lasts."""
+        while True:
+            await asyncio.sleep(live.REJOIN_SECONDS)
+            await live.join(self.channel_name)
+            if self.token:
+                await self._check_access()
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if text_data is not None:  # a binary frame is ignored like any message this does not understand
+            await super().receive(text_data=text_data, **kwargs)
 
     @classmethod
     async def decode_json(cls, text_data):
         try:
             return json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None  # not JSON: ignored like any other message it does not understand
 
     async def receive_json(self, content, **kwargs) -> None:
+        """A snapshot on request. Requests that arrive while one is being read make one more read between
+        them, whatever their number; changes wait meanwhile, so none goes out before an older snapshot."""
         if isinstance(content, dict) and content.get("type") == "snapshot" and self.viewer is not None:
-            await self._send("snapshot", await _snapshot())
+            self.snapshot_asked = True
+            if self.resending is None:
+                self.resending = asyncio.ensure_future(self._resend())
+
+    async def _resend(self) -> None:
+        try:
+            while self.snapshot_asked and self.viewer is not None:
+                self.snapshot_asked = False
+                await self._send("snapshot", await _snapshot())
+            held, self.held = self.held, []
+            if held and self.viewer is not None:
+                await self._send("changes", [doc for message in held for doc in message["agents"]])
+        finally:
+            self.resending = None
 
     async def status_agents(self, message: live.AgentsChanged) -> None:
-        if self.viewer is not None:
+        if self.resending is not None:
+            self.held.append(message)
+        elif self.viewer is not None:
             await self._send("changes", message["agents"])
 
     async def status_access(self, message: live.AccessChanged) -> None:

@@ -10,7 +10,6 @@ message that makes those users' connections read their rights again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable
 from typing import Literal, TypedDict
@@ -67,13 +66,6 @@ def _send(message: AgentsChanged | AccessChanged) -> None:
 
 async def join(channel_name: str) -> None:
     await get_channel_layer().group_add(STATUS_GROUP, channel_name)
-
-
-async def stay_joined(channel_name: str) -> None:
-    """Run for as long as the connection lasts."""
-    while True:
-        await asyncio.sleep(REJOIN_SECONDS)
-        await join(channel_name)
 
 
 async def leave(channel_name: str) -> None:

@@ -1,22 +1,23 @@
-"""Websocket routes, and token authentication for clients that do not carry a session cookie."""
+"""Websocket routes, token authentication for clients that do not carry a session cookie, and the origin check."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http.request import split_domain_port, validate_host
 from django.urls import path
-from rest_framework.authtoken.models import Token
 
 from agents.consumers import StatusConsumer
+from mayday.tokens import token_user
 
 
 @database_sync_to_async
 def _token_user(key: str):
-    from django.contrib.auth.models import AnonymousUser
-
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token is not None and token.user.is_active else AnonymousUser()
+    return token_user(key=key) or AnonymousUser()
 
 
 class TokenAuthMiddleware:
@@ -39,6 +40,37 @@ class TokenAuthMiddleware:
             key = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token") or [""])[0]
         if key:
             scope = dict(scope, user=await _token_user(key), token=key)
+        return await self.app(scope, receive, send)
+
+
+def _served_origin(scope) -> str | None:
+    """The origin our own pages have on this connection: scheme, host and port as the client reached us."""
+    headers = dict(scope.get("headers", []))
+    host = headers.get(b"host", b"").decode("latin-1")
+    if not validate_host(split_domain_port(host)[0], settings.ALLOWED_HOSTS):
+        return None
+    secure = scope.get("scheme") == "wss" or (
+        settings.HTTPS and headers.get(b"x-forwarded-proto", b"").decode("latin-1") == "https"
+    )
+    return f"{'https' if secure else 'http'}://{host}"
+
+
+class OriginCheck:
+    """Browsers send `Origin`: it must be our own pages' (scheme, host and port) or a trusted origin
+    (DJANGO_CSRF_TRUSTED_ORIGINS), or a page elsewhere could use a signed-in supervisor's cookie.
+    Native clients (softphones, wallboard players) send none: they may connect with a token only."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        origin = dict(scope.get("headers", [])).get(b"origin", b"").decode("latin-1")
+        if origin:
+            allowed = origin == _served_origin(scope) or origin in settings.CSRF_TRUSTED_ORIGINS
+        else:
+            allowed = bool(scope.get("token"))
+        if not allowed:
+            return await WebsocketDenier()(scope, receive, send)
         return await self.app(scope, receive, send)
 
 

@@ -184,8 +184,8 @@ def linkable_as_agent(user) -> bool:
     )
 
 
-def may_set_password(*, actor, user) -> bool:
-    """Nobody sets the password of a user who can do more than they can."""
+def may_manage_user(*, actor, user) -> bool:
+    """Nobody sets the password of, or revokes the tokens of, a user who can do more than they can."""
     if actor is None or not actor.is_active:
         return False
     if actor.is_superuser or actor.pk == user.pk:
@@ -199,15 +199,18 @@ def may_set_password(*, actor, user) -> bool:
 
 def board_viewer(*, user_id: int, token: str | None, session_key: str | None) -> tuple[bool, str | None] | None:
     """(sees everyone, own extension) for an active user who may watch the board, while the API token or
-    the sign-in session they came with still holds (a changed password ends older sign-ins); else None."""
+    the sign-in session they came with still holds (a changed password ends older sign-ins and tokens, a
+    token also expires); else None."""
     from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from rest_framework.authtoken.models import Token
+
+    from mayday.tokens import token_user
 
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return None
     if token:
-        if not Token.objects.filter(key=token, user=user).exists():
+        owner = token_user(key=token)  # a connection that stays open keeps its token in use
+        if owner is None or owner.pk != user.pk:
             return None
     else:
         session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)

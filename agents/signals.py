@@ -1,7 +1,8 @@
 """Whatever changes who may watch the status board tells the open connections, after commit.
 
 Roles and permissions, the account (active, superuser, password, deleted),
-its agent, its API token and its sign-out all count. Changes made behind
+its agent, its API tokens and its sign-out all count. A password change and
+a sign-out also revoke the user's API tokens. Changes made behind
 the ORM's back (bulk `update()`, raw SQL) are not seen until reconnect.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model, user_logged_out
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from agents import live
 from agents.models import Agent
+from mayday.tokens import tokens_revoke
 
 User = get_user_model()
 ACCOUNT_FIELDS = {"is_active", "is_superuser", "password"}  # a save of only `last_login` changes no rights
@@ -25,14 +27,24 @@ def _changed(user_ids) -> None:
     transaction.on_commit(lambda: live.access_changed(user_ids=user_ids))
 
 
+@receiver(pre_save, sender=User)
+def user_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    if instance.pk and not raw and (update_fields is None or "password" in update_fields):
+        stored = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+        instance._password_changed = stored is not None and stored != instance.password
+
+
 @receiver(post_save, sender=User)
 def user_saved(sender, instance, created, update_fields=None, raw=False, **kwargs) -> None:
+    if getattr(instance, "_password_changed", False):
+        instance._password_changed = False
+        tokens_revoke(user=instance)  # their deletion tells the connections opened with them
     if not created and not raw and (update_fields is None or ACCOUNT_FIELDS & set(update_fields)):
         _changed([instance.pk])
 
 
 @receiver(post_delete, sender=User)
-@receiver(post_delete, sender=Token)
+@receiver(post_delete, sender=AuthToken)
 @receiver(post_delete, sender=Agent)
 def owner_changed(sender, instance, **kwargs) -> None:
     _changed([instance.pk if sender is User else instance.user_id])
@@ -40,7 +52,9 @@ def owner_changed(sender, instance, **kwargs) -> None:
 
 @receiver(user_logged_out)
 def signed_out(sender, request, user, **kwargs) -> None:
+    """Signing out ends everything signed in as this user: the session, and every API token."""
     if user is not None:
+        tokens_revoke(user=user)
         _changed([user.pk])
 
 

@@ -48,7 +48,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.hashers import check_password, make_password  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
+from knox.models import AuthToken  # noqa: E402
 
 from agents.models import Agent  # noqa: E402
 from bench.ingest import setup_pbx  # noqa: E402
@@ -121,11 +121,11 @@ def prepare(sim: SimulatorThread) -> tuple[dict[str, PbxServer], str]:
     User.objects.filter(agent__pbx__in=pbxs.values()).update(password=hashed)
     boss, _ = User.objects.get_or_create(username="bench-boss", defaults={"is_staff": True})
     boss.groups.add(Group.objects.get(name="Supervisors"))
-    return pbxs, Token.objects.get_or_create(user=boss)[0].key
+    return pbxs, AuthToken.objects.create(user=boss)[1]
 
 
 def token(agent: Agent) -> str:
-    return Token.objects.get_or_create(user=agent.user)[0].key
+    return AuthToken.objects.create(user=agent.user)[1]
 
 
 async def subscribe(port: int, key: str):

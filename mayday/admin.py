@@ -8,11 +8,16 @@ from django.db.models.constants import LOOKUP_SEP
 from django.shortcuts import redirect
 from django.utils.text import slugify
 
+from mayday.signin import address_refusal
+
 # Sections of the admin index, in the order a supervisor works through them.
 SECTIONS = [
     ("Agents and breaks", ["agents.Agent", "agents.PauseReason", "agents.ClientSession", "agents.AgentStatusEvent"]),
     ("Phone system", ["telephony.PbxServer", "telephony.Queue", "telephony.QueueMembership", "telephony.Did"]),
-    ("Logins and roles", ["auth.User", "auth.Group", "authtoken.TokenProxy"]),
+    (
+        "Logins and roles",
+        ["auth.User", "auth.Group", "knox.AuthToken", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog"],
+    ),
 ]
 
 
@@ -63,7 +68,7 @@ class MaydayAdminSite(admin.AdminSite):
         # Signed-in agents have no business in the admin: send them to their dashboard.
         if request.user.is_authenticated and not request.user.is_staff:
             return redirect("dashboard")
-        return super().login(request, extra_context)
+        return address_refusal(request) or super().login(request, extra_context)
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)

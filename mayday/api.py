@@ -1,13 +1,31 @@
-"""Shared API pieces: who may write, model validation in serializers, and who is calling from where."""
+"""Shared API pieces: the JSON parser, who may write, model validation in serializers, and who is calling
+from where."""
 
 from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import permissions, serializers
+from rest_framework import parsers, permissions, serializers
+from rest_framework.exceptions import ParseError
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing what it lets through to crash later: nesting deeper than Python recurses
+    (`[` x 100,000) and lone surrogates (`"\\ud800"` is valid JSON but not text)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+            json.dumps(data, ensure_ascii=False).encode()
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - nested too deeply.") from exc
+        except UnicodeEncodeError as exc:
+            raise ParseError("JSON parse error - a string holds a lone surrogate, which is not text.") from exc
+        return data
 
 
 class ReadOrModelPermission(permissions.DjangoModelPermissions):

@@ -1,9 +1,9 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from agents.api import AgentViewSet, SessionViewSet
+from mayday.auth_api import ObtainToken, TokenViewSet
 from telephony.api import DidViewSet, QueueViewSet
 
 router = DefaultRouter()
@@ -11,9 +11,10 @@ router.register("agents", AgentViewSet, basename="agent")
 router.register("sessions", SessionViewSet, basename="session")
 router.register("queues", QueueViewSet, basename="queue")
 router.register("dids", DidViewSet, basename="did")
+router.register("auth/tokens", TokenViewSet, basename="token")
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", ObtainToken.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

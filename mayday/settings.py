@@ -8,6 +8,7 @@ and Redis. Every variable is listed with its default in `.env.example`.
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -66,7 +67,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "telephony",
     "sms",
     "reporting",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -86,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mayday.urls"
@@ -141,6 +144,8 @@ if REDIS_URL:
             },
         }
     }
+    # Sign-in and API write limits are counted here, shared by every web process.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -192,6 +197,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in protection (mayday/signin.py): django-axes refuses a locked account before hashing its password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+MAYDAY_SIGNIN_FAILURES = env.int("MAYDAY_SIGNIN_FAILURES", default=10)
+MAYDAY_SIGNIN_LOCKOUT_MINUTES = env.int("MAYDAY_SIGNIN_LOCKOUT_MINUTES", default=15)
+AXES_FAILURE_LIMIT = MAYDAY_SIGNIN_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=MAYDAY_SIGNIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# Addresses are limited by SignInRateThrottle instead: a whole call center often signs in from one address.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mayday.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "mayday.signin.locked_out"
+AXES_VERBOSE = False
+# API tokens (mayday/tokens.py): valid this long after their last use, and never longer than the maximum.
+MAYDAY_TOKEN_TTL_HOURS = env.int("MAYDAY_TOKEN_TTL_HOURS", default=12)
+MAYDAY_TOKEN_MAX_DAYS = env.int("MAYDAY_TOKEN_MAX_DAYS", default=30)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=MAYDAY_TOKEN_TTL_HOURS),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=MAYDAY_TOKEN_MAX_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -215,14 +242,24 @@ WHITENOISE_AUTOREFRESH = DEBUG
 REST_FRAMEWORK = {
     # Token first, so an anonymous request gets 401 with WWW-Authenticate rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "mayday.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["mayday.signin.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "signin": env.str("MAYDAY_SIGNIN_RATE", default="30/min"),
+        "write": env.str("MAYDAY_API_WRITE_RATE", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mayday API",
@@ -244,7 +281,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("MAYDAY_LOG_LEVEL", default="INFO")},
-    "loggers": {"panoramisk": {"level": "WARNING"}},
+    "loggers": {"panoramisk": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # Demo data (`manage.py seed_demo`).

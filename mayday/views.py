@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from agents.selectors import agent_for_user
 from agents.services import agent_sign_in, agent_sign_out
+from mayday.signin import address_refusal
 
 
 def landing_url(user) -> str:
@@ -35,6 +36,9 @@ class LoginView(auth_views.LoginView):
     """
 
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        return address_refusal(request) or super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         response = super().form_valid(form)

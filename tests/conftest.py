@@ -7,11 +7,18 @@ import asyncio
 import threading
 
 import pytest
-from rest_framework.authtoken.models import Token
+from django.core.cache import cache
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from telephony.simulator.runner import SimulatorThread
 from tests.factories import PASSWORD, AgentFactory, PbxServerFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    """Sign-in and write limits are counted in the cache: every test starts with none used."""
+    cache.clear()
 
 
 @pytest.fixture
@@ -47,7 +54,7 @@ def password():
 def _api(user) -> APIClient:
     client = APIClient()
     if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     return client
 
 

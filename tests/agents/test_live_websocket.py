@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from agents import consumers
@@ -22,15 +22,16 @@ from tests.factories import UserFactory, agent_on
 # serialized_rollback: the roles and their permissions come from a data migration.
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")
 
 
 @sync_to_async
 def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return AuthToken.objects.create(user=user)[1]
 
 
 async def connect(path="/ws/status/", headers=(ORIGIN,)):
-    ws = WebsocketCommunicator(application, path, headers=list(headers))
+    ws = WebsocketCommunicator(application, path, headers=[HOST, *headers])
     connected, _ = await ws.connect(timeout=5)
     return ws, connected
 
@@ -229,7 +230,7 @@ async def still_served(ws, agent) -> None:
         lambda boss: Group.objects.get(name="Supervisors").user_set.remove(boss),
         lambda boss: Group.objects.get(name="Supervisors").permissions.clear(),
         lambda boss: setattr(boss, "is_active", False) or boss.save(),
-        lambda boss: Token.objects.filter(user=boss).delete(),
+        lambda boss: AuthToken.objects.filter(user=boss).delete(),
     ],
     ids=["role removed", "removed from the role", "role emptied", "deactivated", "token revoked"],
 )
@@ -243,23 +244,29 @@ async def test_a_supervisor_whose_rights_go_is_cut_off_and_others_stay(people, r
     await bystander.disconnect()
 
 
-async def test_signing_out_closes_that_session_s_connections_and_an_agent_losing_their_agent_too(people):
+async def test_signing_out_closes_that_users_connections_and_an_agent_losing_their_agent_too(people):
     me, other, boss = people
+    second = await sync_to_async(UserFactory)(username="second", is_superuser=True)
+    bystander = await watch(second)
     client, page = await watch_signed_in(boss)
     by_token = await watch(boss)
     await sync_to_async(client.post)("/accounts/logout/")
     assert await closed_with(page) == consumers.CLOSE_FORBIDDEN
-    await still_served(by_token, me)  # the API token is not the signed-out session
+    assert await closed_with(by_token) == consumers.CLOSE_FORBIDDEN  # signing out revokes the API tokens too
+    assert not await sync_to_async(AuthToken.objects.filter(user=boss).exists)()
+    await still_served(bystander, me)
 
     agent_ws = await watch(other.user)
     await sync_to_async(other.delete)()
     assert await closed_with(agent_ws) == consumers.CLOSE_FORBIDDEN
-    await by_token.disconnect()
+    await bystander.disconnect()
 
 
-async def test_a_changed_password_ends_connections_of_older_sign_ins(people):
+async def test_a_changed_password_ends_older_sign_ins_and_every_token(people, api_as):
     _, _, boss = people
     _, page = await watch_signed_in(boss)
+    by_token = await watch(boss)
+    key = await token_for(boss)
 
     @sync_to_async
     def change_password():
@@ -268,6 +275,10 @@ async def test_a_changed_password_ends_connections_of_older_sign_ins(people):
 
     await change_password()
     assert await closed_with(page) == consumers.CLOSE_FORBIDDEN
+    assert await closed_with(by_token) == consumers.CLOSE_FORBIDDEN
+    api = await sync_to_async(api_as)(None)
+    response = await sync_to_async(api.get)("/api/agents/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 401
 
 
 async def test_an_idle_connection_stays_open_and_still_receives(people):

@@ -46,9 +46,11 @@ def test_schema_is_valid_openapi_and_lists_the_endpoints(client, supervisor):
         "/api/queues/{id}/",
         "/api/dids/",
         "/api/auth/token/",
+        "/api/auth/tokens/",
+        "/api/auth/tokens/{token_key}/",
     ]:
         assert path in schema["paths"], path
-    assert set(schema["components"]["securitySchemes"]) >= {"tokenAuth", "cookieAuth"}
+    assert set(schema["components"]["securitySchemes"]) >= {"knoxApiToken", "cookieAuth"}
 
 
 @pytest.mark.django_db

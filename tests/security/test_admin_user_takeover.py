@@ -50,7 +50,8 @@ def test_a_supervisor_cannot_turn_a_more_privileged_user_into_an_agent(client, s
     target.refresh_from_db()
     assert target.password == before and not Agent.objects.exists()
     client.logout()
-    assert not client.login(username="boss", password="Taken-over-1")
+    signed_in = client.post("/accounts/login/", {"username": "boss", "password": "Taken-over-1"})
+    assert signed_in.status_code == 200 and "_auth_user_id" not in client.session
 
 
 def test_a_supervisor_cannot_set_the_password_of_a_more_privileged_agent(client, supervisor, pbx):
