@@ -5,11 +5,10 @@ from __future__ import annotations
 import django_filters
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -80,10 +79,19 @@ class AgentFilter(django_filters.FilterSet):
         return queryset  # presence is resolved per agent when its document is built; the list view applies it
 
 
+def agent_to_change(*, user, extension: str) -> Agent:
+    """The agent this user may change. Permission comes before existence, so an agent learns nothing of
+    other extensions: "not yours" and "not there" are the same 403; supervisors get 404 for "not there"."""
+    agent = Agent.objects.select_related("pbx").filter(extension=extension).first()
+    if agent is not None and may_change_agent(user=user, agent=agent):
+        return agent
+    if agent is None and user.has_perm("agents.change_agent"):
+        raise NotFound(f"No agent has extension {extension!r}.")
+    raise PermissionDenied("You may change only your own status.")
+
+
 def request_status(*, request, agent: Agent, availability: str, reason: str | None, source: str) -> Response:
-    """The one way the API changes a status: own agent, or anyone with the supervisors' change permission."""
-    if not may_change_agent(user=request.user, agent=agent):
-        raise PermissionDenied("You may change only your own status.")
+    """The one way the API changes a status (the caller found the agent with `agent_to_change`)."""
     try:
         services.agent_request_status(
             agent=agent, availability=availability, reason=reason, source=source, actor=request.user
@@ -121,7 +129,7 @@ class AgentViewSet(viewsets.ReadOnlyModelViewSet):
         """GET: the status document. POST `{"status": "on_break", "reason": "Lunch"}`: ask for a change (202)."""
         if request.method == "GET":
             return self.retrieve(request)
-        agent = get_object_or_404(Agent, extension=extension)
+        agent = agent_to_change(user=request.user, extension=extension)
         body = StatusRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -160,9 +168,7 @@ class LegacySetAgentStatus(APIView):
         body = LegacyStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        agent = Agent.objects.select_related("pbx").filter(extension=data["extension"]).first()
-        if agent is None:
-            raise ApiValidationError({"extension": f"No agent has extension {data['extension']!r}."})
+        agent = agent_to_change(user=request.user, extension=data["extension"])
         hostname = data.get("hostname")
         if hostname and hostname not in (agent.pbx.host, agent.pbx.name):
             raise ApiValidationError({"hostname": f"Agent {agent.extension} is not on {hostname!r}."})
