@@ -2,7 +2,7 @@
 
 Messages: `{"type": "snapshot", "seq": n, "agents": [...]}` on connect and
 when the client sends `{"type": "snapshot"}` (after it notices a gap in
-`seq`; a burst of requests costs at most two reads), and
+`seq`; at most one a second, however many it asks for), and
 `{"type": "changes", "seq": n, "agents": [...]}`. Supervisors get full
 status documents; an agent gets their own in full and the others' board
 fields only. Who may see what is read on connect and again whenever the
@@ -27,6 +27,7 @@ from agents.selectors import board_viewer, status_documents
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+SNAPSHOT_SECONDS = 1.0  # the least time between two snapshots one connection asked for
 
 
 @database_sync_to_async
@@ -85,6 +86,7 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
         if await self._check_access():
             await live.join(self.channel_name)
             self.membership = asyncio.ensure_future(self._stay())
+            self.last_snapshot = asyncio.get_running_loop().time()
             await self._send("snapshot", await _snapshot())
 
     async def disconnect(self, code) -> None:
@@ -115,17 +117,20 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
             return None  # not JSON: ignored like any other message it does not understand
 
     async def receive_json(self, content, **kwargs) -> None:
-        """A snapshot on request. Requests that arrive while one is being read make one more read between
-        them, whatever their number; changes wait meanwhile, so none goes out before an older snapshot."""
+        """A snapshot on request, at most one a SNAPSHOT_SECONDS per connection: requests that arrive
+        meanwhile are answered together by the next one, whatever their number. Changes wait until it is
+        sent, so none goes out before an older snapshot."""
         if isinstance(content, dict) and content.get("type") == "snapshot" and self.viewer is not None:
             self.snapshot_asked = True
             if self.resending is None:
                 self.resending = asyncio.ensure_future(self._resend())
 
     async def _resend(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self.snapshot_asked and self.viewer is not None:
-                self.snapshot_asked = False
+                await asyncio.sleep(self.last_snapshot + SNAPSHOT_SECONDS - loop.time())
+                self.snapshot_asked, self.last_snapshot = False, loop.time()
                 await self._send("snapshot", await _snapshot())
             held, self.held = self.held, []
             if held and self.viewer is not None:

@@ -55,7 +55,7 @@ def agent_request_status(
     pause_reason = _pause_reason(availability, reason)
     with transaction.atomic():
         locked = _move(agent.pk, availability, pause_reason, SyncState.PENDING, source=source, actor=actor)
-        transaction.on_commit(lambda: _apply(locked.pk, locked.request_seq))
+        transaction.on_commit(lambda: _apply(locked.pk, locked.request_seq, locked.extension))
     return locked
 
 
@@ -106,10 +106,10 @@ def _move(agent_id: int, availability: str, pause_reason, sync_state: str, *, so
     return locked
 
 
-def _apply(agent_id: int, request_seq: int) -> None:
-    from telephony.tasks import apply_agent_status
+def _apply(agent_id: int, request_seq: int, extension: str) -> None:
+    from telephony.tasks import apply_agent_status, enqueue
 
-    apply_agent_status.delay(agent_id, request_seq)
+    enqueue(apply_agent_status, agent_id, request_seq, key=extension)
 
 
 def agent_sign_in(*, agent: Agent, actor) -> Agent:

@@ -337,7 +337,7 @@ def membership_changed(*, membership: QueueMembership, present: bool) -> None:
 
     task = tasks.apply_member_add if present else tasks.apply_member_remove
     args = (membership.queue.pbx_id, membership.queue.name, membership.agent.extension)
-    transaction.on_commit(lambda: task.delay(*args))
+    transaction.on_commit(lambda: tasks.enqueue(task, *args, key=membership.agent.extension))
 
 
 def pbx_record_problem(*, pbx_id: int, problem: str) -> None:

@@ -3,16 +3,20 @@
 Commands retry with exponential backoff while the PBX is unreachable; a
 refusal (bad credentials, unknown agent) fails at once. Either way the result
 is recorded on the agent where supervisors see it. Run inline (eager, the
-embedded default) a command is tried once: the next reconciliation, which
-runs every poll interval, is its retry.
+embedded default) a command is tried once, on a thread of its own after the
+request has its answer: the next reconciliation, which runs every poll
+interval, is its retry.
 """
 
 from __future__ import annotations
 
 import functools
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from celery import shared_task
 from django.conf import settings
+from django.db import close_old_connections
 
 from agents.models import Agent, SyncState
 from telephony import services
@@ -20,6 +24,37 @@ from telephony.models import PbxServer
 from telephony.pbx.base import PbxError
 
 RETRY = {"bind": True, "max_retries": 8, "acks_late": True}
+
+
+class Lanes:
+    """Inline commands off the request: a PBX that is slow or hangs never holds a page or an API call.
+    Each key (an extension) always runs on the same thread, so one agent's requests reach the PBX in the
+    order they were made; other agents go on meanwhile on the other threads."""
+
+    def __init__(self, count: int = 4) -> None:
+        self.threads = [ThreadPoolExecutor(1, thread_name_prefix=f"pbx-lane-{n}") for n in range(count)]
+
+    def submit(self, key: str, fn, *args) -> None:
+        self.threads[zlib.crc32(key.encode()) % len(self.threads)].submit(self._run, fn, args)
+
+    @staticmethod
+    def _run(fn, args) -> None:
+        close_old_connections()
+        try:
+            fn(*args)
+        finally:
+            close_old_connections()
+
+
+LANES = Lanes()
+
+
+def enqueue(task, *args, key: str) -> None:
+    """Send a PBX command to the workers, or inline (eager) to the lane of `key` (an extension)."""
+    if task.app.conf.task_always_eager:
+        LANES.submit(key, task.apply, args)
+    else:
+        task.delay(*args)
 
 
 def _retry_delay(retries: int) -> int:

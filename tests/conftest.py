@@ -11,14 +11,31 @@ from django.core.cache import cache
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from telephony import tasks
 from telephony.simulator.runner import SimulatorThread
 from tests.factories import PASSWORD, AgentFactory, PbxServerFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _fresh_limits():
-    """Sign-in and write limits are counted in the cache: every test starts with none used."""
+def _fresh_limits(settings):
+    """Sign-in and write limits are counted in the cache: every test starts with none used. Passwords are
+    hashed with a fast hasher here, so tests that try many can run (the real cost is in bench/status.py)."""
     cache.clear()
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class InThisThread:
+    """Inline PBX commands run in the test's own thread, inside its transaction: a lane thread could not
+    see the test's uncommitted rows. Tests marked `real_lanes` use the lanes, as `manage.py serve` does."""
+
+    def submit(self, key: str, fn, *args) -> None:
+        fn(*args)
+
+
+@pytest.fixture(autouse=True)
+def _commands_in_this_thread(request, monkeypatch):
+    if "real_lanes" not in request.keywords:
+        monkeypatch.setattr(tasks, "LANES", InThisThread())
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ checks the answer, so the listener pings and checks itself.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import re
 from collections.abc import Callable, Mapping
 
@@ -64,18 +65,25 @@ class AmiProtocol(AMIProtocol):
 
     wanted: frozenset[str] = frozenset()  # the mapped event names, set below once _MAPPERS exists
 
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        # Incremental: a UTF-8 character split across two TCP reads is kept, not dropped.
+        self.decoder = codecs.getincrementaldecoder("utf8")("ignore")
+
     def data_received(self, data: bytes) -> None:
-        text = data.decode("utf8", "ignore")
-        if self.version is None and text.startswith("Asterisk Call Manager/"):
-            self.version = text.partition("\r\n")[0].partition("/")[2].strip()
+        text = self.decoder.decode(data)
         if self.queue:
             text = self.queue.popleft() + text
+        # Read the banner once its line is complete, however the first bytes were split.
+        if self.version is None and text.startswith("Asterisk Call Manager/") and "\r\n" in text:
+            self.version = text.partition("\r\n")[0].partition("/")[2].strip()
         frames = text.split("\r\n\r\n")
         self.queue.append(frames.pop())
         sink, wanted = getattr(self.factory, "event_sink", None), self.wanted
         for frame in frames:
             frame = frame.strip()
-            if frame.startswith("Event: ") and "ActionID: " not in frame:
+            # ActionID as a header line, not as text inside a value (a caller-ID name could hold it).
+            if frame.startswith("Event: ") and "\r\nActionID: " not in frame:
                 end = frame.find("\r\n")
                 if sink is not None and (frame[7:end] if end > 0 else frame[7:]) in wanted:
                     sink(
@@ -321,9 +329,15 @@ AmiProtocol.wanted = frozenset(_MAPPERS)
 
 
 def ami_event(frame: Mapping) -> ev.Event | None:
-    """Normalize one AMI event; everything Mayday does not use (VarSet, Newexten, RTCP…) is None."""
+    """Normalize one AMI event; everything Mayday does not use (VarSet, Newexten, RTCP…) is None.
+
+    So is an event without the Queue or Interface that says what it is about: nothing to apply it to.
+    """
     mapper = _MAPPERS.get(frame.get("Event", ""))
-    return mapper(frame) if mapper else None
+    try:
+        return mapper(frame) if mapper else None
+    except KeyError:
+        return None
 
 
 # ---- commands --------------------------------------------------------------------------------------

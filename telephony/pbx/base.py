@@ -91,7 +91,7 @@ def contact_address(uri: str) -> tuple[str, int | None, str]:
         port = port.lstrip(":")
     else:
         host, _, port = hostport.partition(":")
-    return host, int(port) if port.isdigit() else None, transport
+    return host, int(port) if port.isascii() and port.isdigit() and len(port) <= 5 else None, transport
 
 
 @dataclass

@@ -250,11 +250,12 @@ def esl_event(body: str) -> ev.Event | None:
     if start < 0:
         return None
     end = body.find("\n", start + 12)
-    mapper = _CC.get(body[start + 12 : end if end > 0 else None])
-    if mapper is None:
+    if body[start + 12 : end if end > 0 else None] not in _CC:
         return None
     headers = parse_event_body(body)
-    if headers.get("Event-Subclass") != "callcenter::info":
+    # Map by the parsed header: the line found above may sit after the headers, or be repeated.
+    mapper = _CC.get(headers.get("CC-Action", ""))
+    if mapper is None or headers.get("Event-Subclass") != "callcenter::info":
         return None
     return mapper(headers)
 
@@ -281,7 +282,7 @@ class EslConnection:
         try:
             self.reader, self.writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
             headers, _ = await asyncio.wait_for(read_frame(self.reader), timeout)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:  # ValueError: garbled greeting
             self.close()
             raise PbxError(f"cannot reach ESL at {host}:{port}: {exc or 'timed out'}", retryable=True) from exc
         if headers.get("Content-Type") != "auth/request":
@@ -341,8 +342,15 @@ class EslConnection:
 
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, str], str]:
-    """One ESL frame: header lines up to a blank line, then exactly Content-Length bytes of body."""
-    block = await reader.readuntil(b"\n\n")
+    """One ESL frame: header lines up to a blank line, then exactly Content-Length bytes of body.
+
+    Raises IncompleteReadError at end of stream and ValueError on a malformed frame (header block over the
+    reader's limit, a Content-Length that is no count, bytes that are not UTF-8).
+    """
+    try:
+        block = await reader.readuntil(b"\n\n")
+    except asyncio.LimitOverrunError as exc:
+        raise ValueError(f"ESL frame headers over {exc.consumed} bytes") from exc
     headers = {}
     for line in block.decode().split("\n"):
         key, sep, value = line.partition(": ")

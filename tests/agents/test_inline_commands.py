@@ -1,0 +1,57 @@
+"""Inline (the embedded setup), a PBX command never holds the request that asked for it: the change is
+recorded and answered at once, and carried out on a lane thread right after, one agent's in order."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from agents.models import Agent, Availability, SyncState
+from telephony.pbx import asterisk
+from tests.factories import agent_on, ami_state
+
+pytestmark = [pytest.mark.real_lanes, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def wait_until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_hung_pbx_does_not_hold_the_request(api_as, sim, ast_pbx, monkeypatch):
+    monkeypatch.setattr(asterisk, "COMMAND_TIMEOUT", 1.0)
+    agent = agent_on(ast_pbx, availability=Availability.LOGGED_OUT)
+    sim.sim.ami.frozen = True  # accepts and reads, never answers
+    started = time.monotonic()
+    response = api_as(agent.user).post(f"/api/agents/{agent.extension}/status/", {"status": "available"}, format="json")
+    took = time.monotonic() - started
+    assert response.status_code == 202 and response.json()["sync_state"] == SyncState.PENDING
+    assert took < 0.5, f"the request waited {took:.2f}s for the PBX"
+    wait_until(lambda: "did not answer" in Agent.objects.get(pk=agent.pk).sync_error)
+    assert Agent.objects.get(pk=agent.pk).sync_state == SyncState.PENDING  # reconciliation retries it
+
+
+def test_one_agents_requests_reach_the_pbx_in_order(api_as, sim, ast_pbx):
+    agent = agent_on(ast_pbx, availability=Availability.LOGGED_OUT)
+    api = api_as(agent.user)
+    for body in (
+        {"status": "available"},
+        {"status": "on_break", "reason": "Lunch"},
+        {"status": "available"},
+        {"status": "on_break", "reason": "Training"},
+    ):
+        assert api.post(f"/api/agents/{agent.extension}/status/", body, format="json").status_code == 202
+    wait_until(lambda: Agent.objects.get(pk=agent.pk).sync_state == SyncState.APPLIED)
+    assert ami_state(sim) == {"support": (True, "Training"), "sales": (True, "Training")}
+    pauses = [
+        (a["paused"], a.get("reason", ""))
+        for a in sim.sim.ami.actions
+        if a["action"] == "QueuePause" and a["interface"] == "PJSIP/2001"
+    ]
+    # Each command carries out the agent's latest request, one after the other: the PBX ends on the last
+    # request and never goes back to an older one once it has seen it.
+    last = pauses.index(("true", "Training"))
+    assert set(pauses[last:]) == {("true", "Training")}

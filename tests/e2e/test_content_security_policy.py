@@ -1,0 +1,80 @@
+"""In Chromium, every page of Mayday's own and the admin's works under the Content-Security-Policy: nothing
+is refused (no inline script or style, nothing from another origin), and the live board still connects."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from channels.testing import ChannelsLiveServerTestCase
+from playwright.sync_api import expect, sync_playwright
+
+from telephony.simulator.runner import SimulatorThread
+from tests.e2e.test_board_live import CHROMIUM, FLAGS, ForkedServer
+from tests.factories import PASSWORD, PbxServerFactory, UserFactory, agent_on
+
+SUPERVISOR_PAGES = [
+    "/team/",
+    "/admin/",
+    "/admin/agents/agent/",
+    "/admin/agents/agent/add/",
+    "/admin/agents/pausereason/",
+    "/admin/telephony/pbxserver/",
+    "/admin/telephony/queue/",
+    "/admin/knox/authtoken/",
+    "/api/",
+    "/api/agents/",
+    "/api/docs/",
+]
+
+
+@pytest.mark.timeout(120)
+class TestPagesKeepThePolicy(ChannelsLiveServerTestCase):
+    serialized_rollback = True  # the roles come from a data migration
+
+    ProtocolServerProcess = ForkedServer
+
+    def setUp(self) -> None:
+        self.sim = SimulatorThread(ami={"endpoints": ["2001"]})
+        pbx = PbxServerFactory(kind="asterisk", port=self.sim.sim.ami_port, username="mayday", secret="mayday")
+        self.agent = agent_on(pbx, "2001", availability="logged_out")
+        UserFactory(username="boss", is_staff=True, groups=["Supervisors"])
+        self.playwright = sync_playwright().start()
+        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        self.refused: list[str] = []
+
+    def tearDown(self) -> None:
+        self.browser.close()
+        self.playwright.stop()
+        self.sim.close()
+
+    def sign_in(self, username: str):
+        context = self.browser.new_context()
+        context.on(
+            "console",
+            lambda m: (
+                "Content Security Policy" in m.text and self.refused.append(f"{m.page and m.page.url}: {m.text[:90]}")
+            ),
+        )
+        page = context.new_page()
+        page.on("pageerror", lambda e: self.refused.append(f"script error: {e}"))
+        page.goto(f"{self.live_server_url}/accounts/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        return page
+
+    def test_no_page_needs_anything_the_policy_refuses(self) -> None:
+        agent = self.sign_in("2001")
+        expect(agent).to_have_url(re.compile(r"/dashboard/$"))
+        expect(agent.locator("#live")).to_have_text("live")
+        boss = self.sign_in("boss")
+        expect(boss).to_have_url(re.compile(r"/admin/$"))
+        for path in SUPERVISOR_PAGES:
+            response = boss.goto(f"{self.live_server_url}{path}")
+            assert response.status == 200, path
+            assert "unsafe-inline" not in response.headers["content-security-policy"], path
+            boss.wait_for_load_state("networkidle")
+        boss.goto(f"{self.live_server_url}/team/")
+        expect(boss.locator("#live")).to_have_text("live")  # the websocket is allowed ('self')
+        assert self.refused == [], "\n".join(self.refused)
