@@ -123,6 +123,20 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "System check identified no issues" in result.stdout
 
 
+def test_check_deploy_without_hsts_preload_gives_that_one_warning():
+    """Asking browsers to preload HSTS is the site owner's choice (README, Configuration): the only warning."""
+    result = run(
+        ["manage.py", "check", "--deploy"],
+        DJANGO_SECRET_KEY="k3Jd9-Xq!v2#Lm8pR7sT1wZ4yB6nC0eF5gH_jA9uV3xQ2oP8iE",
+        DJANGO_ALLOWED_HOSTS="mayday.example.com",
+        DJANGO_HTTPS="true",
+        DJANGO_HSTS_SECONDS="31536000",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "security.W021" in result.stderr + result.stdout
+    assert "identified 1 issue" in result.stderr + result.stdout
+
+
 def test_check_deploy_warns_without_https():
     result = run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
