@@ -16,9 +16,9 @@ from knox.models import AuthToken
 
 from agents import services
 from agents.models import (
-    AGENT_OBSERVED_FIELDS,
     AGENTS_GROUP,
     LABELS,
+    SYNC_WORDS,
     Agent,
     AgentStatusEvent,
     Availability,
@@ -126,28 +126,49 @@ class AgentAdmin(admin.ModelAdmin):
     form = AgentAdminForm
     action_form = StatusActionForm
     actions = ["make_available", "put_on_break", "sign_out"]
+    # Chosen to fit a 1366 px laptop: the live columns stay in view.
     list_display = [
         "extension",
         "display_name",
-        "username",
         "pbx",
         "live_availability",
-        "live_reason",
         "live_presence",
         "live_sync",
         "queue_count",
     ]
     list_filter = ["availability", "sync_state", "pbx", "memberships__queue"]
-    readonly_fields = [
-        "availability",
-        "pause_reason",
-        "status_since",
-        "sync_state",
-        "sync_error",
-        *AGENT_OBSERVED_FIELDS,
-    ]
     search_fields = ["extension", "display_name", "user__username"]
+    fieldsets = [(None, {"fields": ["username", "password", "extension", "display_name", "pbx"]})]
+    # What only an existing agent has: its status and what the phone system says about it.
+    live_fieldsets = [
+        ("Status", {"fields": ["availability", "pause_reason", "status_since", "phone_system", "sync_error"]}),
+        ("What the phone system sees", {"fields": ["freeswitch_agent", "sip_endpoint", "sip_contact", "sip_seen_at"]}),
+    ]
     inlines = [MembershipInline, ActiveSessionInline]
+
+    def get_fieldsets(self, request, obj=None):
+        return self.fieldsets + (self.live_fieldsets if obj else [])
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field for _, options in self.live_fieldsets for field in options["fields"]] if obj else []
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else [MembershipInline]
+
+    @admin.display(description="Phone system")
+    def phone_system(self, agent: Agent) -> str:
+        return SYNC_WORDS[agent.sync_state]
+
+    @admin.display(description="FreeSWITCH agent (status · state)")
+    def freeswitch_agent(self, agent: Agent) -> str:
+        return " · ".join(v for v in (agent.pbx_status, agent.pbx_state) if v) or "-"
+
+    @admin.display(description="SIP contact")
+    def sip_contact(self, agent: Agent) -> str:
+        if not agent.sip_status:
+            return "-"
+        rtt = f", round trip {agent.sip_rtt_usec / 1000:.1f} ms" if agent.sip_rtt_usec is not None else ""
+        return f"{agent.sip_status}{rtt}" + (f" at {agent.sip_uri}" if agent.sip_uri else "")
 
     def get_queryset(self, request):
         return with_status(super().get_queryset(request)).annotate(queue_count=Count("memberships"))
@@ -171,11 +192,8 @@ class AgentAdmin(admin.ModelAdmin):
 
     @admin.display(ordering="availability", description="Availability")
     def live_availability(self, agent: Agent) -> str:
-        return self._live(agent, "availability", LABELS[agent.availability])
-
-    @admin.display(ordering="pause_reason__name", description="Pause reason")
-    def live_reason(self, agent: Agent) -> str:
-        return self._live(agent, "pause_reason", agent.pause_reason.name if agent.pause_reason_id else "-")
+        reason = f" · {agent.pause_reason.name}" if agent.pause_reason_id else ""
+        return self._live(agent, "availability", LABELS[agent.availability] + reason)
 
     @admin.display(description="Presence")
     def live_presence(self, agent: Agent) -> str:
@@ -185,7 +203,12 @@ class AgentAdmin(admin.ModelAdmin):
 
     @admin.display(ordering="sync_state", description="Phone system")
     def live_sync(self, agent: Agent) -> str:
-        return self._live(agent, "sync", agent.sync_state + (f": {agent.sync_error}" if agent.sync_error else ""))
+        return format_html(
+            '<span data-agent="{}" data-live="sync" title="{}">{}</span>',
+            agent.extension,
+            agent.sync_error,
+            SYNC_WORDS[agent.sync_state] + (" (see why)" if agent.sync_error else ""),
+        )
 
     def _request(self, request, agents, availability: str, reason: PauseReason | None = None) -> None:
         done = 0
@@ -235,8 +258,8 @@ class AgentAdmin(admin.ModelAdmin):
 
 @admin.register(PauseReason)
 class PauseReasonAdmin(admin.ModelAdmin):
-    list_display = ["name", "active", "display_order"]
-    list_editable = ["active", "display_order"]
+    list_display = ["name", "active", "is_default", "max_minutes", "display_order"]
+    list_editable = ["active", "max_minutes", "display_order"]
     list_filter = ["active"]
     search_fields = ["name"]
 
@@ -274,7 +297,7 @@ class ClientSessionAdmin(admin.ModelAdmin):
 class AgentStatusEventAdmin(admin.ModelAdmin):
     """The audit trail of availability changes: read-only."""
 
-    list_display = ["created_at", "agent", "from_availability", "to_availability", "reason", "source", "actor"]
+    list_display = ["created_at", "agent", "to_availability", "reason", "source", "actor"]
     list_filter = ["source", "to_availability", "agent"]
     list_select_related = ["agent", "actor"]
     date_hierarchy = "created_at"

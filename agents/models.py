@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Max, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from telephony.pbx.base import LOGGED_OUT_REASON, AgentMode
@@ -39,8 +41,33 @@ class Presence(models.TextChoices):
     OFFLINE = "offline", "Offline"
 
 
-# Display names for the status words the pages show (and their scripts, as they change).
-LABELS = {**dict(Availability.choices), **dict(Presence.choices)}
+# How the phone system's side of a change reads to people (the PBX's own words are in sync_error).
+SYNC_WORDS = {
+    SyncState.PENDING: "Waiting for the phone system",
+    SyncState.APPLIED: "Confirmed",
+    SyncState.FAILED: "Refused by the phone system",
+}
+
+# What a queue member's phone is doing, in words (the PBX's device states, telephony.pbx.events).
+DEVICE_WORDS = {
+    "unknown": "Unknown",
+    "not_in_use": "Idle",
+    "in_use": "On a call",
+    "busy": "Busy",
+    "invalid": "Not found",
+    "unavailable": "Unreachable",
+    "ringing": "Ringing",
+    "ringing_in_use": "Ringing, on a call",
+    "on_hold": "On hold",
+}
+
+# Display names for the words the pages show (and their scripts, as they change).
+LABELS = {
+    **dict(Availability.choices),
+    **dict(Presence.choices),
+    **SYNC_WORDS,
+    **{f"device_{state}": words for state, words in DEVICE_WORDS.items()},
+}
 
 
 class StatusSource(models.TextChoices):
@@ -101,21 +128,53 @@ class Agent(models.Model):
 
 
 class PauseReason(models.Model):
-    """Why an agent is on break; sent to the PBX as the pause reason."""
+    """Why an agent is on break; sent to the PBX as the pause reason.
+
+    Names are unique whatever their letter case ("Training" and "training"
+    would be one reason to an agent). A new reason goes last; the default one
+    (a break asked for without a reason) is chosen explicitly. A break longer
+    than `max_minutes` shows as an alert on the team board.
+    """
 
     name = models.CharField(max_length=64, unique=True, validators=[validate_reason])
-    active = models.BooleanField(default=True)
-    display_order = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True, help_text="Offered to agents. Reasons the PBX made up start inactive.")
+    display_order = models.PositiveSmallIntegerField(blank=True, help_text="Leave empty to put it last.")
+    is_default = models.BooleanField(
+        "default", default=False, help_text="Used when a break is asked for without a reason (one reason at most)."
+    )
+    max_minutes = models.PositiveSmallIntegerField(
+        "allowed minutes", null=True, blank=True, help_text="A longer break is flagged on the team board."
+    )
 
     class Meta:
         ordering = ["display_order", "name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="pausereason_name_unique_any_case"),
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="pausereason_one_default"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        if self.display_order is None:
+            last = PauseReason.objects.aggregate(last=Max("display_order"))["last"]
+            self.display_order = min((last or 0) + 1, 32767)
+        with transaction.atomic():
+            if self.is_default:  # choosing a new default takes the mark from the old one
+                PauseReason.objects.filter(is_default=True).exclude(pk=self.pk).update(is_default=False)
+            super().save(*args, **kwargs)
+
     def clean(self) -> None:
         if self.name.casefold() == LOGGED_OUT_REASON.casefold():
             raise ValidationError({"name": f"“{LOGGED_OUT_REASON}” is how a logged-out agent shows in a queue."})
+        clash = PauseReason.objects.filter(name__iexact=self.name).exclude(pk=self.pk).first()
+        if clash is not None:
+            raise ValidationError({"name": f"“{clash.name}” already exists; names differ by more than letter case."})
+        if self.is_default and not self.active:
+            raise ValidationError({"is_default": "The default reason must be active."})
 
 
 # What the PBX says about an agent as a whole (FreeSWITCH agent status/state, PJSIP endpoint and contact):

@@ -67,6 +67,11 @@ def pause_reasons() -> QuerySet[PauseReason]:
     return PauseReason.objects.filter(active=True)
 
 
+def default_pause_reason() -> PauseReason | None:
+    """The reason of a break asked for without one: the one marked default, else the first offered."""
+    return pause_reasons().order_by("-is_default", "display_order", "name").first()
+
+
 def presence_of(agent: Agent, sessions: list[ClientSession], now: datetime) -> dict:
     """Resolve presence, best source first; each source counts for the grace period after it stops.
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from agents import live
 from agents.models import Agent, AgentStatusEvent, Availability, ClientSession, PauseReason, StatusSource, SyncState
-from agents.selectors import pause_reasons
+from agents.selectors import default_pause_reason, pause_reasons
 from telephony.pbx.base import REACHABLE
 
 
@@ -31,11 +31,11 @@ def _pause_reason(availability: str, reason: str | None) -> PauseReason | None:
             raise ValidationError(f"A reason goes only with {Availability.ON_BREAK}.")
         return None
     if not reason:
-        found = active.first()
+        found = default_pause_reason()
         if found is None:
             raise ValidationError("No pause reason is set up; a supervisor must add one.")
         return found
-    found = active.filter(name__iexact=reason).first()
+    found = active.filter(name=reason).first()
     if found is None:
         names = ", ".join(active.values_list("name", flat=True))
         raise ValidationError(f"Unknown pause reason {reason!r}: use one of {names}.")
@@ -45,7 +45,7 @@ def _pause_reason(availability: str, reason: str | None) -> PauseReason | None:
 def agent_request_status(
     *, agent: Agent, availability: str, reason: str | None = None, source: str, actor=None
 ) -> Agent:
-    """Ask for an availability (with a pause reason for a break; the first active one if none is named).
+    """Ask for an availability (with a pause reason for a break, named exactly; the default one if none is).
 
     Records the transition and marks the request pending; the PBX command
     runs once the transaction commits. Bad input raises ValidationError and
@@ -68,7 +68,7 @@ def agent_adopt_status(*, agent_id: int, request_seq: int, availability: str, re
     if availability == Availability.ON_BREAK and reason:
         pause_reason = PauseReason.objects.filter(name__iexact=reason).first()
         if pause_reason is None:
-            candidate = PauseReason(name=reason, active=False, display_order=999)
+            candidate = PauseReason(name=reason, active=False)
             try:
                 candidate.full_clean()
             except ValidationError:

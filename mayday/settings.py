@@ -263,6 +263,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "mayday.renderers.BrowsableAPIRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "mayday.api.JSONParser",
         "rest_framework.parsers.FormParser",

@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.views.decorators.cache import never_cache
 
 from agents.selectors import agent_for_user
@@ -18,7 +18,11 @@ from mayday.signin import address_refusal
 
 
 def landing_url(user) -> str:
-    """Supervisors (staff) work in the admin; agents on their dashboard."""
+    """Each role's own page: agents their dashboard, supervisors the team board, other staff the admin."""
+    if hasattr(user, "agent"):
+        return resolve_url("dashboard")
+    if user.has_perm("agents.view_agent"):
+        return resolve_url("team")
     return resolve_url("admin:index" if user.is_staff else "dashboard")
 
 
@@ -52,7 +56,13 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    """Signing out as an agent also logs the agent out of the queues."""
+    """Signing out as an agent also logs the agent out of the queues. A GET (a link, a typed address) asks
+    first: signing out takes an agent off the phones."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        return render(request, "registration/logout_confirm.html")
 
     def post(self, request, *args, **kwargs):
         agent = agent_for_user(user=request.user)

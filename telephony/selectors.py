@@ -22,9 +22,11 @@ def pbxs_enabled(*, names: list[str] | None = None) -> list[PbxServer]:
     return list(pbxs.filter(name__in=names) if names else pbxs)
 
 
-def queue_names() -> list[str]:
-    """Distinct queue names (the same name on two PBXs is one choice in a filter)."""
-    return list(Queue.objects.order_by("name").values_list("name", flat=True).distinct())
+def queue_choices() -> list[tuple[str, str]]:
+    """Every queue as a filter choice: value `pbx/queue`, label `queue (pbx)`, so the same name on two PBXs
+    stays two choices."""
+    rows = Queue.objects.order_by("name", "pbx__name").values_list("name", "pbx__name")
+    return [(f"{pbx}/{name}", f"{name} ({pbx})") for name, pbx in rows]
 
 
 def dids_all() -> QuerySet[Did]:

@@ -16,12 +16,18 @@ from telephony.simulator.runner import SimulatorThread
 from tests.factories import PASSWORD, AgentFactory, PbxServerFactory, UserFactory
 
 
-@pytest.fixture(autouse=True)
-def _fresh_limits(settings):
-    """Sign-in and write limits are counted in the cache: every test starts with none used. Passwords are
-    hashed with a fast hasher here, so tests that try many can run (the real cost is in bench/status.py)."""
-    cache.clear()
+def pytest_configure(config):
+    """Passwords are hashed with a fast hasher in tests, so tests that try many can run (the real cost is
+    measured in bench/status.py); set before any test server process is forked, so it agrees."""
+    from django.conf import settings
+
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    """Sign-in and write limits are counted in the cache: every test starts with none used."""
+    cache.clear()
 
 
 class InThisThread:

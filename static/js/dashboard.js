@@ -1,17 +1,20 @@
-// The agent's own status, kept live.
+// The agent's own status, kept live: what they are now, the one change they can make from here, and
+// whether the phone system has carried it out (in a sentence; the PBX's words are for supervisors).
 "use strict";
 (function () {
   const labels = JSON.parse(document.getElementById("labels").textContent);
   let me = JSON.parse(document.getElementById("me").textContent);
   const $ = (id) => document.getElementById(id);
 
-  function syncText(doc) {
-    if (doc.sync_state === "failed") return "The phone system refused this change: " + doc.sync_error;
-    if (doc.sync_state === "pending") {
-      return doc.sync_error ? "Not applied on the phone system yet: " + doc.sync_error
-                            : "Waiting for the phone system to confirm…";
-    }
-    return "Confirmed by the phone system.";
+  function queueStatus(q) {
+    if (!q.on_pbx) return "Not signed in";
+    return q.paused ? "Paused" + (q.reason ? " (" + q.reason + ")" : "") : "Ready for calls";
+  }
+
+  function offerBreak() { // the break control offers a change: not the break the agent is already on
+    const same = me.availability === "on_break" && $("reason").value === me.pause_reason;
+    $("break-button").disabled = same;
+    $("break-button").textContent = me.availability === "on_break" ? "Change reason" : "Take a break";
   }
 
   function render(doc) {
@@ -19,15 +22,17 @@
     $("availability").textContent = labels[doc.availability] + (doc.pause_reason ? " · " + doc.pause_reason : "");
     $("availability").className = "badge av-" + doc.availability;
     $("since").dataset.since = doc.since;
+    $("go-form").hidden = doc.availability === "available";
+    offerBreak();
     const sync = $("sync");
-    sync.textContent = syncText(doc);
+    sync.textContent = maydaySync(doc);
     sync.className = "banner sync-" + doc.sync_state + (doc.sync_error ? " has-error" : "");
     $("presence").textContent = labels[doc.presence];
     $("presence").className = "badge pr-" + doc.presence;
     const details = [];
     if (doc.session_active) details.push(doc.client_type.replace("_", " ") + " session");
-    if (doc.ip) details.push(doc.ip + (doc.port ? ":" + doc.port : "") + (doc.transport ? " " + doc.transport : ""));
-    if (doc.rtt_ms !== null) details.push(doc.rtt_ms + " ms");
+    if (doc.ip) details.push(doc.ip + (doc.port ? ":" + doc.port : "") + (doc.transport ? " " + doc.transport.toUpperCase() : ""));
+    if (doc.rtt_ms !== null) details.push("round trip " + doc.rtt_ms + " ms");
     $("presence-detail").textContent = details.join(" · ");
     const rows = $("queues");
     rows.replaceChildren();
@@ -35,10 +40,10 @@
       const tr = document.createElement("tr");
       tr.append(
         maydayText("td", q.queue),
-        maydayText("td", !q.on_pbx ? "not signed in" : q.paused ? "paused" + (q.reason ? " (" + q.reason + ")" : "") : "ready"),
-        maydayText("td", q.in_call ? "in a call" : q.device_state || "—"),
+        maydayText("td", queueStatus(q)),
+        maydayText("td", q.in_call ? "On a call" : labels["device_" + q.device_state] || "—"),
         maydayText("td", String(q.calls_taken)),
-        maydayText("td", q.last_call ? new Date(q.last_call).toLocaleTimeString() : "—"),
+        maydayText("td", q.last_call ? maydayClock(q.last_call) : "—"),
       );
       rows.append(tr);
     }
@@ -50,6 +55,7 @@
     if (mine) render(mine);
   }
 
+  $("reason").addEventListener("change", offerBreak);
   render(me);
-  maydayLive(take, take, (state) => { $("live").textContent = state; $("live").className = "live-" + state; });
+  maydayLive(take, take, (state) => maydayShowLive($("live"), state));
 })();

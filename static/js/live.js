@@ -1,5 +1,6 @@
 // Live status from /ws/status/: a snapshot, then numbered changes. Reconnects with backoff (and jitter)
 // and starts over from a fresh snapshot after any gap, so a page never shows a state it missed.
+// Also the words and times every live page shows the same way.
 "use strict";
 
 function maydayLive(onSnapshot, onChanges, onState) {
@@ -31,6 +32,16 @@ function maydayLive(onSnapshot, onChanges, onState) {
   open();
 }
 
+// The page's connection state, said plainly; while not live, since when (what is shown may be out of date).
+function maydayShowLive(el, state) {
+  const words = { live: "live", reconnecting: "not live, reconnecting", refused: "not live: sign in again" };
+  if (state !== "live" && !el.dataset.lost) el.dataset.lost = maydayClock(new Date().toISOString());
+  if (state === "live") delete el.dataset.lost;
+  el.textContent = (words[state] || state) + (el.dataset.lost ? " since " + el.dataset.lost : "");
+  el.className = "live-" + state;
+  document.body.classList.toggle("stale", state !== "live");
+}
+
 function maydayElapsed(since) {
   const s = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
@@ -48,4 +59,20 @@ function maydayText(tag, text, className) {
   el.textContent = text;
   if (className) el.className = className;
   return el;
+}
+
+// Times in the call center's zone (MAYDAY_TIME_ZONE), whatever the browser's.
+const maydayZone = JSON.parse((document.getElementById("time-zone") || { textContent: "null" }).textContent);
+function maydayClock(iso) {
+  return new Date(iso).toLocaleTimeString("en-GB", { timeZone: maydayZone || undefined, hour: "2-digit", minute: "2-digit" });
+}
+
+// Where a change stands on the phone system, in a short sentence; the PBX's own words go to a tooltip.
+function maydaySync(doc) {
+  if (doc.sync_state === "failed") return "The phone system refused this change. A supervisor can see why.";
+  if (doc.sync_state === "pending") {
+    return doc.sync_error ? "The phone system is not reachable; the change will be applied when it is back."
+                          : "Waiting for the phone system to confirm…";
+  }
+  return "Confirmed by the phone system.";
 }

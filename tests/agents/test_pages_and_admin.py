@@ -23,11 +23,12 @@ def test_the_dashboard_carries_the_agents_status_and_reasons(client, agent):
     assert '<option value="Lunch">Lunch</option>' in page
 
 
-def test_a_user_without_an_agent_is_told_so(client, outsider):
+def test_a_user_without_an_agent_is_told_what_to_do(client, outsider):
     client.force_login(outsider)
-    assert "No agent profile" in client.get("/dashboard/").content.decode()
-    response = client.post("/dashboard/status/", {"status": "available"}, follow=True)
-    assert "No agent is linked" in response.content.decode()
+    page = client.get("/dashboard/")
+    assert page.status_code == 403 and "Ask a supervisor to add you as an agent" in page.content.decode()
+    response = client.post("/dashboard/status/", {"status": "available"})
+    assert response.status_code == 403 and "no agent profile" in response.content.decode()
 
 
 def test_a_bad_request_from_the_dashboard_shows_the_error_and_changes_nothing(client, agent):

@@ -27,7 +27,7 @@ def post_status(api, extension, body, capture):
 def test_an_agent_takes_a_break_through_the_api(api_as, sim, on_pbx, django_capture_on_commit_callbacks):
     me, _ = on_pbx
     response = post_status(
-        api_as(me.user), "2001", {"status": "on_break", "reason": "lunch"}, django_capture_on_commit_callbacks
+        api_as(me.user), "2001", {"status": "on_break", "reason": "Lunch"}, django_capture_on_commit_callbacks
     )
     assert response.status_code == 202, response.json()
     body = response.json()
