@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import format_html
@@ -210,6 +211,7 @@ class AgentAdmin(admin.ModelAdmin):
             SYNC_WORDS[agent.sync_state] + (" (see why)" if agent.sync_error else ""),
         )
 
+    @transaction.atomic  # one commit: the board gets the whole action as one change
     def _request(self, request, agents, availability: str, reason: PauseReason | None = None) -> None:
         done = 0
         for agent in agents:

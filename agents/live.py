@@ -11,11 +11,13 @@ message that makes those users' connections read their rights again.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from agents.models import Agent
 from agents.selectors import StatusDocument, public_document, status_documents
@@ -51,6 +53,24 @@ def broadcast_agents(*, agent_ids: Iterable[int]) -> None:
     if ids:
         docs = status_documents(agents=Agent.objects.filter(pk__in=ids))
         _send(AgentsChanged(type="status.agents", agents=[encoded(doc) for doc in docs]))
+
+
+_pending = threading.local()
+
+
+def broadcast_on_commit(*, agent_ids: Iterable[int]) -> None:
+    """Announce these agents once the transaction commits, together with every other agent announced in it:
+    a supervisor's action on 100 agents is one message, and one read of their documents, not 100."""
+    pending = getattr(_pending, "ids", None)
+    if pending is None:
+        pending = _pending.ids = set()
+    pending.update(agent_ids)
+    transaction.on_commit(_flush)  # every call registers; the first to run sends all, the rest find nothing
+
+
+def _flush() -> None:
+    ids, _pending.ids = getattr(_pending, "ids", None) or set(), None
+    broadcast_agents(agent_ids=ids)
 
 
 def access_changed(*, user_ids: Iterable[int] | None) -> None:

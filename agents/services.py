@@ -102,7 +102,7 @@ def _move(agent_id: int, availability: str, pause_reason, sync_state: str, *, so
     locked.save(
         update_fields=["availability", "pause_reason", "status_since", "sync_state", "sync_error", "request_seq"]
     )
-    transaction.on_commit(lambda: live.broadcast_agents(agent_ids=[locked.pk]))
+    live.broadcast_on_commit(agent_ids=[locked.pk])
     return locked
 
 
@@ -146,7 +146,7 @@ def session_open(
         last_heartbeat_at=now,
         expires_at=now + _ttl(),
     )
-    transaction.on_commit(lambda: live.broadcast_agents(agent_ids=[agent.pk]))
+    live.broadcast_on_commit(agent_ids=[agent.pk])
     return session
 
 
@@ -169,7 +169,7 @@ def session_close(*, session: ClientSession) -> None:
     if session.closed_at is None:
         session.closed_at = timezone.now()
         session.save(update_fields=["closed_at"])
-        transaction.on_commit(lambda: live.broadcast_agents(agent_ids=[session.agent_id]))
+        live.broadcast_on_commit(agent_ids=[session.agent_id])
 
 
 def presence_sweep(*, now: datetime | None = None) -> set[int]:
