@@ -11,6 +11,16 @@ from telephony.models import OBSERVED_FIELDS, Did, PbxServer, Queue, QueueMember
 from telephony.pbx.base import PbxError
 from telephony.selectors import snapshot_lines
 
+# How Mayday creates a missing mod_callcenter agent (FreeSWITCH only; their help texts say so).
+AGENT_FIELDS = [
+    "agent_contact",
+    "agent_max_no_answer",
+    "agent_wrap_up_time",
+    "agent_reject_delay_time",
+    "agent_busy_delay_time",
+    "agent_no_answer_delay_time",
+]
+
 
 class PbxServerForm(forms.ModelForm):
     # Write-only: never rendered back; left empty on edit, the stored secret stays.
@@ -23,10 +33,34 @@ class PbxServerForm(forms.ModelForm):
 
     class Meta:
         model = PbxServer
-        fields = ["name", "kind", "host", "port", "username", "secret", "domain", "enabled"]
+        fields = [
+            "name",
+            "kind",
+            "host",
+            "port",
+            "username",
+            "secret",
+            "domain",
+            *AGENT_FIELDS,
+            "enabled",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # FreeSWITCH-only settings: an Asterisk server need not fill them in; left empty, they keep their value.
+        for name in AGENT_FIELDS:
+            if name in self.fields:  # view-only users get a form without them
+                self.fields[name].required = False
 
     def clean_secret(self) -> str:
         return self.cleaned_data["secret"] or (self.instance.secret if self.instance.pk else "")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for name in AGENT_FIELDS:
+            if name in self.fields and cleaned.get(name) in (None, "") and name not in self.errors:
+                cleaned[name] = getattr(self.instance, name)  # a new server's are the model defaults
+        return cleaned
 
 
 @admin.register(PbxServer)

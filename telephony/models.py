@@ -6,7 +6,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from telephony.validators import validate_did, validate_domain, validate_name, validate_secret
+from telephony.validators import (
+    validate_agent_number,
+    validate_contact_template,
+    validate_did,
+    validate_domain,
+    validate_name,
+    validate_secret,
+)
 
 
 class PbxKind(models.TextChoices):
@@ -50,6 +57,45 @@ class PbxServer(models.Model):
         blank=True,
         validators=[validate_domain],
         help_text="FreeSWITCH domain used in agent ids (1039@domain).",
+    )
+    # How Mayday creates a mod_callcenter agent the PBX does not have (FreeSWITCH only; existing agents keep theirs).
+    agent_contact = models.CharField(
+        "agent contact",
+        max_length=255,
+        default="user/{extension}@{domain}",
+        validators=[validate_contact_template],
+        help_text="FreeSWITCH only: the dial string of an agent Mayday creates in mod_callcenter, e.g. "
+        "[call_timeout=20]user/{extension}@{domain}; {extension} and {domain} are filled in. No spaces.",
+    )
+    agent_max_no_answer = models.PositiveIntegerField(
+        "max no answer",
+        default=3,
+        validators=[validate_agent_number],
+        help_text="FreeSWITCH only: calls a created agent may leave unanswered before mod_callcenter puts it On Break.",
+    )
+    agent_wrap_up_time = models.PositiveIntegerField(
+        "wrap-up time",
+        default=10,
+        validators=[validate_agent_number],
+        help_text="FreeSWITCH only: seconds after a call before a created agent is offered the next one.",
+    )
+    agent_reject_delay_time = models.PositiveIntegerField(
+        "reject delay time",
+        default=10,
+        validators=[validate_agent_number],
+        help_text="FreeSWITCH only: seconds before a created agent who rejected a call is offered another.",
+    )
+    agent_busy_delay_time = models.PositiveIntegerField(
+        "busy delay time",
+        default=60,
+        validators=[validate_agent_number],
+        help_text="FreeSWITCH only: seconds before a created agent whose phone was busy is offered another call.",
+    )
+    agent_no_answer_delay_time = models.PositiveIntegerField(
+        "no answer delay time",
+        default=10,
+        validators=[validate_agent_number],
+        help_text="FreeSWITCH only: seconds before a created agent who did not answer is offered another call.",
     )
     enabled = models.BooleanField(default=True)
     state = models.CharField(

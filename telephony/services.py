@@ -18,7 +18,7 @@ from django.utils import timezone
 from agents import live
 from agents import services as agent_services
 from agents.models import AGENT_OBSERVED_FIELDS, Agent, Availability, SyncState
-from telephony.models import OBSERVED_FIELDS, ConnectionState, LogoutAction, PbxServer, QueueMembership
+from telephony.models import OBSERVED_FIELDS, ConnectionState, LogoutAction, PbxKind, PbxServer, QueueMembership
 from telephony.pbx import events as ev
 from telephony.pbx.base import (
     REACHABLE,
@@ -376,6 +376,8 @@ def pbx_reconcile(*, pbx_id: int) -> list[str]:
                 _adopt(agent, observed)
                 found.append(f"{agent.extension}: the PBX set {shown}, taken as the agent's")
                 continue
+            if pbx.kind == PbxKind.FREESWITCH and agent.extension not in snapshot.agents:
+                shown = "no such agent"  # the push below creates it (FreeswitchBackend.set_availability)
             found.append(f"{agent.extension}: PBX shows {shown}, wanted {agent.availability} {wanted}".strip())
             try:
                 _push(backend, agent)

@@ -4,8 +4,8 @@ Every name or number that ends up in an AMI or ESL line passes through here,
 both when it is saved (model and API validation) and again just before a
 backend writes it to a socket. The patterns are allow-lists matched against
 the whole value, so CR/LF (header injection), whitespace (ESL splits on it),
-`@` (ESL agent ids are `ext@domain`), `;` and `|` (dialplan and list
-separators) can never get through.
+`@` (ESL agent ids are `ext@domain`; dial strings excepted), `;` and `|`
+(dialplan and list separators) can never get through.
 """
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ _DID = re.compile(r"\+?[0-9]{3,20}")
 _REASON = re.compile(r"[A-Za-z0-9_.-]+( [A-Za-z0-9_.-]+)*")
 _DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 _SECRET = re.compile(r"[\x21-\x7e]{1,128}")
+# A FreeSWITCH dial string such as `[call_timeout=20]user/1005@default` or `{ignore_early_media=true}sofia/
+# gateway/gw/+2547...`: no spaces or quotes (callcenter_config splits on them), no `|` (the columns of
+# `agent list`), no `;`, `$` or parentheses (no dialplan separators, variable expansion or API calls).
+_CONTACT = re.compile(r"[A-Za-z0-9_.@/:=,%+*#{}\[\]-]{1,255}")
 
 REASON_MAX = 64
 DOMAIN_MAX = 253
+AGENT_NUMBER_MAX = 86400  # a day: more is a typo, not a setting
 
 
 def _check(pattern: re.Pattern[str], value: object, what: str, rule: str, max_len: int | None = None) -> str:
@@ -70,3 +75,34 @@ def validate_domain(value: object) -> str:
 def validate_secret(value: object) -> str:
     """Passwords sent in AMI Login / ESL auth: printable, no spaces or line breaks."""
     return _check(_SECRET, value, "secret", "use 1-128 printable characters without spaces or line breaks")
+
+
+def validate_contact(value: object) -> str:
+    """A mod_callcenter agent contact (the dial string FreeSWITCH calls to offer the agent a call)."""
+    return _check(
+        _CONTACT,
+        value,
+        "contact",
+        "use up to 255 letters, digits and _ . @ / : = , % + * # { } [ ] - (no spaces, quotes, '|', ';' or '$')",
+    )
+
+
+def validate_contact_template(value: object) -> str:
+    """The contact of an agent Mayday creates, with `{extension}` (and optionally `{domain}`) filled in later."""
+    validate_contact(value)
+    if "{extension}" not in value:
+        raise ValidationError(
+            f"{value!r} is not a valid contact template: it must contain {{extension}}, "
+            "or every agent would be called at the same number.",
+            code="invalid",
+        )
+    return value
+
+
+def validate_agent_number(value: object) -> int:
+    """mod_callcenter agent counts and delays (max_no_answer, wrap_up_time…): a whole number, 0 to a day."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= AGENT_NUMBER_MAX:
+        raise ValidationError(
+            f"{value!r} is not a valid agent setting: use a whole number from 0 to {AGENT_NUMBER_MAX}.", code="invalid"
+        )
+    return value

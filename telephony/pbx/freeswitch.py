@@ -86,6 +86,51 @@ def cmd_agent_state(extension: str, domain: str, state: str) -> str:
     )
 
 
+# mod_callcenter agent types (cc_agent_add compares them case-insensitively and stores them as typed).
+AGENT_TYPES = ("callback", "uuid-standby")
+# Agent keys `callcenter_config agent set` takes as numbers; PbxServer has an `agent_<key>` field for each.
+AGENT_SETTINGS = ("max_no_answer", "wrap_up_time", "reject_delay_time", "busy_delay_time", "no_answer_delay_time")
+# mod_callcenter's answer to a command about an agent it does not have (tier add, agent set/get).
+AGENT_NOT_FOUND = "Agent not found!"
+
+
+def agent_contact(template: str, extension: str, domain: str) -> str:
+    """Fill `{extension}` and `{domain}` in by plain replacement: a dial string may hold its own `{var=value}`."""
+    template = checked(validators.validate_contact_template, template)
+    extension = checked(validators.validate_extension, extension)
+    domain = checked(validators.validate_domain, domain)
+    return checked(validators.validate_contact, template.replace("{extension}", extension).replace("{domain}", domain))
+
+
+def cmd_agent_add(extension: str, domain: str, agent_type: str = "callback") -> str:
+    if agent_type not in AGENT_TYPES:
+        raise PbxError(
+            f"{agent_type!r} is not a mod_callcenter agent type: use {' or '.join(AGENT_TYPES)}", retryable=False
+        )
+    return f"callcenter_config agent add {agent_id(extension, domain)} {agent_type}"
+
+
+def cmd_agent_contact(extension: str, domain: str, template: str) -> str:
+    contact = agent_contact(template, extension, domain)
+    return f"callcenter_config agent set contact {agent_id(extension, domain)} {contact}"
+
+
+def cmd_agent_setting(extension: str, domain: str, key: str, value: int) -> str:
+    if key not in AGENT_SETTINGS:
+        raise PbxError(f"{key!r} is not a mod_callcenter agent setting Mayday sets", retryable=False)
+    number = checked(validators.validate_agent_number, value)
+    return f"callcenter_config agent set {key} {agent_id(extension, domain)} {number}"
+
+
+def cmds_agent_create(extension: str, domain: str, contact: str, settings: dict[str, int]) -> list[str]:
+    """Everything that makes a new agent: built (and so validated) in full before the first is sent."""
+    return [
+        cmd_agent_add(extension, domain),
+        cmd_agent_contact(extension, domain, contact),
+        *(cmd_agent_setting(extension, domain, key, settings[key]) for key in AGENT_SETTINGS),
+    ]
+
+
 def cmd_tier_add(queue: str, extension: str, domain: str, level: int) -> str:
     return f"callcenter_config tier add {queue_id(queue, domain)} {agent_id(extension, domain)} {int(level)} 1"
 
@@ -440,10 +485,36 @@ class FreeswitchBackend(PbxBackend):
     def agent_set_status(self, *, extension: str, status: str) -> None:
         self.api(cmd_agent_status(extension, self.pbx.domain, status))
 
+    def agent_ensure(self, *, extension: str) -> None:
+        """Create the mod_callcenter agent (it starts Logged Out / Waiting) with this PBX's contact and timeouts.
+
+        An agent that appeared meanwhile (`-ERR Agent already exist!`) is given them all the same.
+        """
+        settings = {key: getattr(self.pbx, f"agent_{key}") for key in AGENT_SETTINGS}
+        add, *configure = cmds_agent_create(extension, self.pbx.domain, self.pbx.agent_contact, settings)
+        self.api(add, tolerate=("Agent already exist",))
+        for command in configure:
+            self.api(command)
+
     def set_availability(
         self, *, extension: str, name: str, availability: str, reason: str, queues: list[Seat]
     ) -> None:
-        """Tiers for every queue, then the agent status (mod_callcenter keeps no pause reason)."""
+        """Tiers for every queue, then the agent status (mod_callcenter keeps no pause reason).
+
+        An agent FreeSWITCH does not have is refused (`-ERR Agent not found!`, by `tier add` or `agent set
+        status`, whichever comes first): then it is created and the whole step tried once more. Reacting to the
+        refusal costs nothing while the agent exists; asking `agent list` first would cost a round trip on every
+        change of every agent.
+        """
+        try:
+            self._set_availability(extension, name, availability, queues)
+        except PbxError as exc:
+            if not exc.message.endswith(AGENT_NOT_FOUND):
+                raise
+            self.agent_ensure(extension=extension)
+            self._set_availability(extension, name, availability, queues)
+
+    def _set_availability(self, extension: str, name: str, availability: str, queues: list[Seat]) -> None:
         for seat in queues:
             self.member_add(
                 queue=seat.queue, extension=extension, name=name, penalty=seat.penalty, paused=False, reason=""

@@ -8,6 +8,7 @@ Content-Type and URL-encoded header values; mod_callcenter's reply texts.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -62,10 +63,19 @@ def split_args(text: str) -> list[str]:
 
 @dataclass
 class FsAgent:
+    """One mod_callcenter agent. The defaults are those of the recorded agents (configured in callcenter.conf);
+    an agent made by `agent add` starts with mod_callcenter's column defaults instead (see `EslServer._agent`)."""
+
     name: str
     contact: str
     status: str = "Logged Out"
     state: str = "Waiting"
+    type: str = "callback"
+    max_no_answer: int = 3
+    wrap_up_time: int = 5
+    reject_delay_time: int = 10
+    busy_delay_time: int = 60
+    no_answer_delay_time: int = 10
     last_bridge_start: int = 0
     last_bridge_end: int = 0
     last_status_change: int = field(default_factory=lambda: int(time.time()))
@@ -74,14 +84,30 @@ class FsAgent:
 
     def row(self) -> str:
         return (
-            f"{self.name}|single_box||callback|{self.contact}|{self.status}|{self.state}|3|5|10|60|10|"
+            f"{self.name}|single_box||{self.type}|{self.contact}|{self.status}|{self.state}|{self.max_no_answer}|"
+            f"{self.wrap_up_time}|{self.reject_delay_time}|{self.busy_delay_time}|{self.no_answer_delay_time}|"
             f"{self.last_bridge_start}|{self.last_bridge_end}|0|{self.last_status_change}|0|"
             f"{self.calls_answered}|{self.talk_time}|0|0"
         )
 
 
+# `agent set <key>` keys mod_callcenter stores as numbers (through atoi: "abc" is 0).
+NUMBER_KEYS = ("max_no_answer", "wrap_up_time", "reject_delay_time", "busy_delay_time", "no_answer_delay_time")
+AGENT_TYPES = ("callback", "uuid-standby")
+
+
+def atoi(value: str) -> int:
+    """C's atoi, as mod_callcenter reads numbers: leading digits (after blanks and a sign), else 0."""
+    match = re.match(r"\s*([+-]?\d+)", value)
+    return int(match.group(1)) if match else 0
+
+
 class EslServer(SessionServer):
-    """The ESL side of the simulator: mod_callcenter agents, queues and tiers."""
+    """The ESL side of the simulator: mod_callcenter agents, queues and tiers.
+
+    `agents` lists the extensions that exist at start (default 1000-1099), and only those: leave one out, or
+    pass `[]`, and it is missing until someone sends `callcenter_config agent add`.
+    """
 
     def __init__(
         self,
@@ -110,7 +136,9 @@ class EslServer(SessionServer):
 
     # ---- events --------------------------------------------------------------------------------
 
-    def event_bytes(self, headers: list[tuple[str, str]], subclass: str = "callcenter::info") -> bytes:
+    def event_bytes(
+        self, headers: list[tuple[str, str]], subclass: str = "callcenter::info", function: str = "cc_agent_update"
+    ) -> bytes:
         self.sequence += 1
         now = time.time()
         base = [
@@ -125,7 +153,7 @@ class EslServer(SessionServer):
             ("Event-Date-GMT", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))),
             ("Event-Date-Timestamp", str(int(now * 1_000_000))),
             ("Event-Calling-File", "mod_callcenter.c"),
-            ("Event-Calling-Function", "cc_agent_update"),
+            ("Event-Calling-Function", function),
             ("Event-Calling-Line-Number", "1043"),
             ("Event-Sequence", str(self.sequence)),
         ]
@@ -133,8 +161,8 @@ class EslServer(SessionServer):
         raw = body.encode()
         return f"Content-Length: {len(raw)}\nContent-Type: text/event-plain\n\n".encode() + raw
 
-    def emit(self, headers: list[tuple[str, str]]) -> None:
-        data = self.event_bytes(headers)
+    def emit(self, headers: list[tuple[str, str]], function: str = "cc_agent_update") -> None:
+        data = self.event_bytes(headers, function=function)
         for session in self.sessions:
             if session.callcenter_events:
                 session.writer.write(data)
@@ -176,17 +204,43 @@ class EslServer(SessionServer):
     def _agent_table(self, agents: list[FsAgent]) -> str:
         return "\n".join([AGENT_COLUMNS, *(a.row() for a in agents), "+OK", ""])
 
+    # Replies to `agent add` and `agent set contact|max_no_answer|…` are not in the recordings: they are
+    # mod_callcenter's own texts, from cc_config_api_function, cc_agent_add and cc_agent_update in
+    # src/mod/applications/mod_callcenter/mod_callcenter.c (signalwire/freeswitch master, file as of 6d65f8e):
+    # "+OK", "-ERR Invalid!" (too few arguments), "-ERR Agent already exist!", "-ERR Agent type invalid!"
+    # (add), "-ERR Agent not found!" and "-ERR Invalid Agent Type!" (set). The agent-add and
+    # agent-contact-change events come from there too.
     def _agent(self, action: str, rest: list[str]) -> str:
         if action == "list":
             return self._agent_table(list(self.agents.values()))
-        if action == "add" and len(rest) >= 2:
-            if rest[0] in self.agents:
+        if action == "add":
+            if len(rest) < 2:
+                return "-ERR Invalid!\n"
+            name, kind = rest[0], rest[1]
+            if kind.lower() not in AGENT_TYPES:  # checked before the name, as cc_agent_add does
+                return "-ERR Agent type invalid!\n"
+            if name in self.agents:
                 return "-ERR Agent already exist!\n"
-            self.agents[rest[0]] = FsAgent(rest[0], f"user/{rest[0]}")
+            # INSERT INTO agents (name, instance_id, type, status, state): every other column keeps its
+            # default, 0 or empty (an agent with no contact yet, and no status change).
+            self.agents[name] = FsAgent(
+                name,
+                "",
+                type=kind,
+                max_no_answer=0,
+                wrap_up_time=0,
+                reject_delay_time=0,
+                busy_delay_time=0,
+                no_answer_delay_time=0,
+                last_status_change=0,
+            )
+            self.emit(
+                [("CC-Agent", name), ("CC-Agent-Type", kind), ("CC-Action", "agent-add")], function="cc_agent_add"
+            )
             return "+OK\n"
         if action == "del" and rest:
-            if self.agents.pop(rest[0], None) is None:
-                return "-ERR Agent not found!\n"
+            # cc_agent_del deletes whatever matches and always answers +OK, even for an unknown agent.
+            self.agents.pop(rest[0], None)
             self.tiers = {k: v for k, v in self.tiers.items() if k[1] != rest[0]}
             return "+OK\n"
         if action == "get" and len(rest) >= 2:
@@ -198,9 +252,9 @@ class EslServer(SessionServer):
         if action == "set" and rest:
             if len(rest) < 3:
                 return "-ERR Invalid!\n"
-            key, name, value = rest[0], rest[1], rest[2]
+            key, name, value = rest[0].lower(), rest[1], rest[2]
             agent = self.agents.get(name)
-            if agent is None:
+            if agent is None:  # asked before the key is looked at: any key of an unknown agent gets this
                 return "-ERR Agent not found!\n"
             if key == "status":
                 if value.lower() not in STATUSES:
@@ -214,6 +268,15 @@ class EslServer(SessionServer):
                 return "+OK\n"
             if key == "contact":
                 agent.contact = value
+                self.emit([("CC-Agent", name), ("CC-Action", "agent-contact-change"), ("CC-Agent-Contact", value)])
+                return "+OK\n"
+            if key in NUMBER_KEYS:
+                setattr(agent, key, atoi(value))
+                return "+OK\n"
+            if key == "type":
+                if value.lower() not in AGENT_TYPES:
+                    return "-ERR Invalid Agent Type!\n"
+                agent.type = value
                 return "+OK\n"
             return "-ERR Invalid Agent Update KEY!\n"
         return "-ERR Invalid!\n"

@@ -133,11 +133,11 @@ def test_sign_in_succeeds_while_the_pbx_is_down_and_reconciliation_applies_it_la
 
 
 def test_a_refused_request_shows_failed_with_the_pbx_words(sim, fs_pbx, django_capture_on_commit_callbacks):
-    agent = agent_on(fs_pbx, extension="7777", availability=Availability.LOGGED_OUT)  # unknown to FreeSWITCH
+    agent = agent_on(fs_pbx, extension="7777", availability=Availability.LOGGED_OUT, queues=("support", "nowhere"))
     with django_capture_on_commit_callbacks(execute=True):
-        services.agent_sign_in(agent=agent, actor=agent.user)
+        services.agent_sign_in(agent=agent, actor=agent.user)  # FreeSWITCH has no queue "nowhere"
     agent.refresh_from_db()
-    assert agent.sync_state == SyncState.FAILED and "Agent not found" in agent.sync_error
+    assert agent.sync_state == SyncState.FAILED and "Queue not found" in agent.sync_error
 
 
 @pytest.mark.parametrize(

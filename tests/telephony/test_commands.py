@@ -46,10 +46,10 @@ def test_agent_status_task_applies_each_availability_on_freeswitch(sim, fs_pbx):
 
 
 def test_a_refusal_is_recorded_as_failed_with_the_pbx_words(sim, fs_pbx):
-    agent = agent_on(fs_pbx, extension="3999", queues=())  # not an agent on this FreeSWITCH
+    agent = agent_on(fs_pbx, extension="3999", queues=("nowhere",))  # a queue this FreeSWITCH does not have
     tasks.apply_agent_status.delay(agent.pk)
     agent.refresh_from_db()
-    assert agent.sync_state == SyncState.FAILED and "Agent not found" in agent.sync_error
+    assert agent.sync_state == SyncState.FAILED and "Queue not found" in agent.sync_error
 
 
 def test_pbx_down_inline_leaves_the_change_pending_for_reconciliation(sim, ast_pbx):
