@@ -8,9 +8,12 @@ from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from knox.models import AuthToken
@@ -172,7 +175,16 @@ class AgentAdmin(admin.ModelAdmin):
         return f"{agent.sip_status}{rtt}" + (f" at {agent.sip_uri}" if agent.sip_uri else "")
 
     def get_queryset(self, request):
-        return with_status(super().get_queryset(request)).annotate(queue_count=Count("memberships"))
+        # A GROUP BY drops the model's ordering: say it again, or pages (and autocomplete) may repeat agents.
+        queryset = with_status(super().get_queryset(request)).annotate(queue_count=Count("memberships"))
+        return queryset.order_by("extension")
+
+    def get_deleted_objects(self, objs, request):
+        """An agent's history and client sessions go with it: nobody deletes them one by one, so deleting an
+        agent needs no permission on them."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        owned = {AgentStatusEvent._meta.verbose_name, ClientSession._meta.verbose_name}
+        return deleted, counts, perms_needed - owned, protected
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -320,19 +332,43 @@ admin.site.unregister(AuthToken)
 
 @admin.register(AuthToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """API tokens by their first characters (only a digest is stored); deleting one revokes it at once.
-    Tokens are issued by the API (`POST /api/auth/token/`), the only time one is shown whole."""
+    """API tokens by their first characters; *Revoke* ends one at once. Only a digest is stored, and it is the
+    row's key: no page here links to a row or lists its key (no change page, no bulk actions), so even the
+    digest stays write-only. Tokens are issued by the API (`POST /api/auth/token/`), the only time one is shown
+    whole."""
 
-    list_display = fields = readonly_fields = ["token_key", "user", "created", "expiry"]
+    list_display = ["token_key", "user", "created", "expiry", "revoke"]
+    list_display_links = None
     list_select_related = ["user"]
     search_fields = ["user__username"]
     date_hierarchy = "created"
+    actions = None
 
     def get_queryset(self, request):
         tokens = super().get_queryset(request)
         if request.user.is_superuser:
             return tokens
         return tokens.filter(user__is_staff=False, user__is_superuser=False) | tokens.filter(user=request.user)
+
+    def get_urls(self):
+        revoke = self.admin_site.admin_view(self.revoke_view)
+        return [path("<str:token_key>/revoke/", revoke, name="knox_authtoken_revoke"), *super().get_urls()]
+
+    @admin.display(description="")
+    def revoke(self, token: AuthToken) -> str:
+        url = reverse("admin:knox_authtoken_revoke", args=[token.token_key])
+        return format_html('<a class="button" href="{}">Revoke</a>', url)
+
+    def revoke_view(self, request, token_key: str):
+        token = self.get_queryset(request).filter(token_key=token_key).select_related("user").first()
+        if token is None or not self.has_delete_permission(request, token):
+            raise PermissionDenied
+        if request.method == "POST":
+            token.delete()
+            self.message_user(request, f"Token {token_key}… of {token.user} is revoked.", messages.SUCCESS)
+            return redirect("admin:knox_authtoken_changelist")
+        context = {**self.admin_site.each_context(request), "title": "Revoke an API token", "token": token}
+        return TemplateResponse(request, "admin/knox/authtoken/revoke.html", context)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -24,6 +24,7 @@ from agents.selectors import (
     status_documents,
 )
 from mayday.api import client_ip
+from mayday.schema import ErrorSerializer
 
 
 class QueueStatusSerializer(serializers.Serializer):
@@ -57,6 +58,7 @@ class StatusDocumentSerializer(serializers.Serializer):
     transport = serializers.CharField()
     rtt_ms = serializers.FloatField(allow_null=True)
     last_seen = serializers.DateTimeField(allow_null=True)
+    pbx_down = serializers.BooleanField(help_text="the agent's PBX is not reachable: its queue data may be out of date")
     queues = QueueStatusSerializer(many=True)
 
 
@@ -150,7 +152,7 @@ LEGACY_STATUSES = {
 
 
 class LegacyStatusSerializer(serializers.Serializer):
-    extension = serializers.CharField(max_length=64)
+    extension = serializers.CharField(min_length=1, max_length=64)
     hostname = serializers.CharField(max_length=253, required=False, allow_blank=True)
     status = serializers.ChoiceField(list(LEGACY_STATUSES))
 
@@ -163,7 +165,10 @@ class LegacySetAgentStatus(APIView):
     break takes the first active pause reason.
     """
 
-    @extend_schema(request=LegacyStatusSerializer, responses={202: StatusDocumentSerializer})
+    @extend_schema(
+        request=LegacyStatusSerializer,
+        responses={202: StatusDocumentSerializer, 404: OpenApiResponse(ErrorSerializer, "No such agent.")},
+    )
     def post(self, request):
         body = LegacyStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -243,7 +248,10 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: SessionSerializer, 410: inline_serializer("Gone", {"detail": serializers.CharField()})},
+        responses={
+            200: SessionSerializer,
+            410: OpenApiResponse(ErrorSerializer, "The session expired or was closed: open a new one."),
+        },
     )
     @action(detail=True, methods=["post"])
     def heartbeat(self, request, token: str):

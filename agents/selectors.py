@@ -12,8 +12,11 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from agents.models import AGENTS_GROUP, Agent, ClientSession, PauseReason, Presence
-from telephony.models import QueueMembership
+from telephony.models import ConnectionState, QueueMembership
 from telephony.pbx.base import REACHABLE, contact_address
+
+# A PBX the listener lost: what it last showed (queues, phones) may be out of date.
+PBX_DOWN = {ConnectionState.DISCONNECTED, ConnectionState.ERROR}
 
 # What an agent sees of the other agents on the board: no network details, no sessions.
 PUBLIC_FIELDS = ("extension", "full_name", "availability", "pause_reason", "presence", "since")
@@ -48,6 +51,7 @@ class StatusDocument(TypedDict):
     transport: str
     rtt_ms: float | None
     last_seen: str | None
+    pbx_down: bool
     queues: list[QueueStatus]
 
 
@@ -134,6 +138,7 @@ def status_document(agent: Agent, now: datetime) -> StatusDocument:
         sync_error=agent.sync_error,
         since=_iso(agent.status_since),
         **presence_of(agent, agent.recent_sessions, now),
+        pbx_down=agent.pbx.enabled and agent.pbx.state in PBX_DOWN,
         queues=[
             QueueStatus(
                 queue=m.queue.name,

@@ -35,7 +35,9 @@ def _pause_reason(availability: str, reason: str | None) -> PauseReason | None:
         if found is None:
             raise ValidationError("No pause reason is set up; a supervisor must add one.")
         return found
-    found = active.filter(name=reason).first()
+    # Exactly as named, whatever the database's collation (MySQL compares without letter case); names are
+    # unique in any case, so there is at most one candidate.
+    found = next((r for r in active.filter(name__iexact=reason) if r.name == reason), None)
     if found is None:
         names = ", ".join(active.values_list("name", flat=True))
         raise ValidationError(f"Unknown pause reason {reason!r}: use one of {names}.")

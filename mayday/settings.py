@@ -272,7 +272,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mayday.schema.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["mayday.signin.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "signin": env.str("MAYDAY_SIGNIN_RATE", default="30/min"),

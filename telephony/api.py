@@ -15,6 +15,7 @@ class QueueSerializer(ModelCleanSerializer):
     class Meta:
         model = Queue
         fields = ["id", "name", "pbx", "strategy", "service_level_seconds", "on_logout"]
+        extra_kwargs = {"name": {"min_length": 1}}  # the schema's minLength: blank names are refused
 
 
 class QueueViewSet(

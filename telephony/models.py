@@ -113,7 +113,7 @@ class PbxServer(models.Model):
         verbose_name = "PBX server"
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_kind_display()} {self.host}:{self.port})"
+        return self.name
 
     def save(self, *args, **kwargs) -> None:
         if self.port is None:
@@ -152,8 +152,14 @@ class LogoutAction(models.TextChoices):
     PAUSE = "pause", "Stays, paused with reason Logged Out"
 
 
+class QueueManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().select_related("pbx")  # a queue is always named with its PBX
+
+
 class Queue(models.Model):
-    """A call queue on one PBX; agents join it through memberships."""
+    """A call queue on one PBX; agents join it through memberships. Named with its PBX wherever one is
+    chosen ("support (ast)"): the same name may live on two PBXs."""
 
     name = models.CharField(max_length=64, validators=[validate_name])
     pbx = models.ForeignKey(PbxServer, on_delete=models.PROTECT, related_name="queues", verbose_name="PBX")
@@ -172,12 +178,14 @@ class Queue(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = QueueManager()
+
     class Meta:
         ordering = ["name", "pbx__name"]
         constraints = [models.UniqueConstraint(fields=["pbx", "name"], name="queue_unique_per_pbx")]
 
     def __str__(self) -> str:
-        return self.name
+        return f"{self.name} ({self.pbx.name})"
 
     def clean(self) -> None:
         if self.pbx_id and self.strategy not in STRATEGIES[self.pbx.kind]:

@@ -41,11 +41,15 @@ SETTLE_SECONDS = 5
 
 
 def pbx_record_connection(*, pbx_id: int, state: str, error: str = "") -> None:
-    """The listener's view of a PBX connection, shown in the admin."""
+    """The listener's view of a PBX connection, shown in the admin. When it goes up or down, its agents are
+    announced again: pages mark what that PBX showed them as out of date, or current again."""
     fields = {"state": state, "last_error": error[:2000]}
     if state == ConnectionState.CONNECTED:
         fields["last_connected_at"] = timezone.now()
-    PbxServer.objects.filter(pk=pbx_id).update(**fields)
+    if PbxServer.objects.filter(pk=pbx_id).exclude(state=state).update(**fields):
+        live.broadcast_agents(agent_ids=Agent.objects.filter(pbx_id=pbx_id).values_list("pk", flat=True))
+    else:
+        PbxServer.objects.filter(pk=pbx_id).update(**fields)
 
 
 def _epoch(seconds: int):

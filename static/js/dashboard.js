@@ -19,8 +19,12 @@
 
   function render(doc) {
     me = doc;
-    $("availability").textContent = labels[doc.availability] + (doc.pause_reason ? " · " + doc.pause_reason : "");
-    $("availability").className = "badge av-" + doc.availability;
+    // A change the phone system refused is not shown as achieved.
+    const refused = doc.sync_state === "failed";
+    $("availability").textContent = labels[doc.availability] + (doc.pause_reason ? " · " + doc.pause_reason : "") + (refused ? " (not applied)" : "");
+    $("availability").className = "badge " + (refused ? "refused" : "av-" + doc.availability);
+    $("pbx-down").textContent = doc.pbx_down ? "The phone system is not reachable: the queues below show what it last said." : "";
+    document.querySelector(".live-part").classList.toggle("out-of-date", doc.pbx_down);
     $("since").dataset.since = doc.since;
     $("go-form").hidden = doc.availability === "available";
     offerBreak();

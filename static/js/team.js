@@ -21,7 +21,7 @@
     const limit = doc.availability === "on_break" ? limits[doc.pause_reason] : null;
     if (limit && Date.now() - Date.parse(doc.since) > limit * 60000) found.push("break over " + limit + " min");
     if (doc.availability === "available" && doc.presence === "offline") found.push("available but unreachable");
-    if (doc.pbx_connected === false) found.push("phone system " + doc.pbx + " down");
+    if (doc.pbx_down) found.push("phone system " + doc.pbx + " down");
     return found;
   }
 
@@ -38,7 +38,7 @@
 
   function tile(doc) {
     const el = document.createElement("article");
-    el.className = "tile av-" + doc.availability + (doc.sync_state !== "applied" ? " sync-" + doc.sync_state : "");
+    el.className = "tile av-" + doc.availability + (doc.sync_state !== "applied" ? " sync-" + doc.sync_state : "") + (doc.pbx_down ? " pbx-down" : "");
     el.dataset.extension = doc.extension;
     const presence = maydayText("span", labels[doc.presence], "presence pr-" + doc.presence);
     presence.title = doc.ip ? labels[doc.presence] + " · " + (doc.client_type ? doc.client_type.replace("_", " ") + " · " : "") + doc.ip : labels[doc.presence];
@@ -49,7 +49,7 @@
     el.append(
       head,
       maydayText("p", doc.extension + " · " + doc.pbx, "muted who"),
-      maydayText("p", labels[doc.availability] + (doc.pause_reason ? " · " + doc.pause_reason : ""), "state"),
+      maydayText("p", labels[doc.availability] + (doc.pause_reason ? " · " + doc.pause_reason : "") + (doc.sync_state === "failed" ? " (refused)" : ""), "state"),
       since,
     );
     if (doc.queues.some((q) => q.in_call)) el.append(maydayText("p", "On a call", "call"));

@@ -44,7 +44,7 @@ def test_the_status_document_has_every_field(api_as, sim, on_pbx):
     doc = api_as(me.user).get("/api/agents/2001/status/").json()
     assert set(doc) == set(
         "extension username full_name pbx availability pause_reason sync_state sync_error since presence "
-        "session_active client_type ip port transport rtt_ms last_seen queues".split()
+        "session_active client_type ip port transport rtt_ms last_seen pbx_down queues".split()
     )
     assert [q["queue"] for q in doc["queues"]] == ["sales", "support"]
     assert set(doc["queues"][0]) == {

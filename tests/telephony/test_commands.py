@@ -157,5 +157,7 @@ def test_admin_test_connection_action(client, supervisor, sim, ast_pbx, fs_pbx):
         follow=True,
     )
     text = response.content.decode()
-    assert '<li class="success">Ast: Asterisk (AMI) at 127.0.0.1' in text and "answers; 2 queue(s)" in text
-    assert '<li class="error">Fs: ESL authentication failed: -ERR invalid' in text
+    # The whole result, each PBX named as it is spelled.
+    assert "ast: Asterisk (AMI) at 127.0.0.1" in text and "answers; 2 queue(s)" in text
+    assert "  support: " in text and "  sales: " in text  # every line, not the first three
+    assert "fs · FreeSWITCH (ESL)" in text and "ESL authentication failed: -ERR invalid" in text
