@@ -133,7 +133,7 @@ class AgentAdmin(admin.ModelAdmin):
     # Chosen to fit a 1366 px laptop: the live columns stay in view.
     list_display = [
         "extension",
-        "display_name",
+        "name",
         "pbx",
         "live_availability",
         "live_presence",
@@ -202,6 +202,10 @@ class AgentAdmin(admin.ModelAdmin):
     @staticmethod
     def _live(agent: Agent, field: str, text: str) -> str:
         return format_html('<span data-agent="{}" data-live="{}">{}</span>', agent.extension, field, text)
+
+    @admin.display(ordering="display_name", description="Name")
+    def name(self, agent: Agent) -> str:
+        return agent.display_name
 
     @admin.display(ordering="availability", description="Availability")
     def live_availability(self, agent: Agent) -> str:

@@ -106,7 +106,9 @@ class Agent(models.Model):
     pause_reason = models.ForeignKey(
         "agents.PauseReason", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.APPLIED, editable=False)
+    sync_state = models.CharField(
+        "phone system", max_length=16, choices=SyncState.choices, default=SyncState.APPLIED, editable=False
+    )
     sync_error = models.TextField(blank=True, editable=False)
     status_since = models.DateTimeField(default=timezone.now, editable=False)
     request_seq = models.PositiveIntegerField(default=0, editable=False)

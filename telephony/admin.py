@@ -7,10 +7,11 @@ from django.contrib import admin
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from agents.models import DEVICE_WORDS
 from telephony import services
-from telephony.models import OBSERVED_FIELDS, Did, PbxServer, Queue, QueueMembership
+from telephony.models import OBSERVED_FIELDS, ConnectionState, Did, PbxServer, Queue, QueueMembership
 from telephony.pbx.base import PbxError
 from telephony.selectors import snapshot_lines
 
@@ -70,7 +71,7 @@ class PbxServerForm(forms.ModelForm):
 class PbxServerAdmin(admin.ModelAdmin):
     form = PbxServerForm
     # Chosen to fit a 1366 px laptop: the connection state and its last error stay in view.
-    list_display = ["name", "kind", "address", "enabled", "state", "last_connected_at", "error"]
+    list_display = ["name", "kind", "address", "enabled", "connection", "error"]
     list_filter = ["kind", "enabled", "state"]
     search_fields = ["name", "host"]
     readonly_fields = ["state", "last_connected_at", "last_error", "last_reconciled_at", "drift"]
@@ -79,6 +80,11 @@ class PbxServerAdmin(admin.ModelAdmin):
     @admin.display(description="Address")
     def address(self, pbx: PbxServer) -> str:
         return f"{pbx.host}:{pbx.port}"
+
+    @admin.display(ordering="state", description="Connection")
+    def connection(self, pbx: PbxServer) -> str:
+        since = f" since {localtime(pbx.last_connected_at):%d %b %H:%M}" if pbx.last_connected_at else ""
+        return pbx.get_state_display() + (since if pbx.state == ConnectionState.CONNECTED else "")
 
     @admin.display(description="Last error")
     def error(self, pbx: PbxServer) -> str:

@@ -11,9 +11,11 @@ interval, is its retry.
 from __future__ import annotations
 
 import functools
+import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import SyncToAsync
 from celery import shared_task
 from django.conf import settings
 from django.db import close_old_connections
@@ -35,10 +37,14 @@ class Lanes:
         self.threads = [ThreadPoolExecutor(1, thread_name_prefix=f"pbx-lane-{n}") for n in range(count)]
 
     def submit(self, key: str, fn, *args) -> None:
-        self.threads[zlib.crc32(key.encode()) % len(self.threads)].submit(self._run, fn, args)
+        # The web server's event loop, when the request runs on it (daphne): what the command announces must
+        # be sent from there, since the in-memory channel layer's queues belong to that loop.
+        home = (getattr(SyncToAsync.threadlocal, "main_event_loop", None), os.getpid())
+        self.threads[zlib.crc32(key.encode()) % len(self.threads)].submit(self._run, home, fn, args)
 
     @staticmethod
-    def _run(fn, args) -> None:
+    def _run(home, fn, args) -> None:
+        SyncToAsync.threadlocal.main_event_loop, SyncToAsync.threadlocal.main_event_loop_pid = home
         close_old_connections()
         try:
             fn(*args)

@@ -49,6 +49,8 @@
         maydayText("td", String(q.calls_taken)),
         maydayText("td", q.last_call ? maydayClock(q.last_call) : "—"),
       );
+      const headings = document.querySelectorAll("table.stack thead th");
+      tr.querySelectorAll("td").forEach((td, i) => { td.dataset.label = headings[i].textContent; });
       rows.append(tr);
     }
     maydayTick();
