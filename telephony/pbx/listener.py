@@ -1,4 +1,9 @@
-"""The long-lived PBX event listener: one stream per enabled PbxServer.
+"""The long-lived PBX event listener: one stream per enabled PbxServer, following the PBX list as it changes.
+
+Every PBX_LIST_SECONDS the listener reads the enabled PBXs again: a PBX added or enabled gets a stream, one
+disabled or deleted has its stream stopped (socket closed, state shown as disconnected), and one whose
+connection settings changed (see `fingerprint`) is connected again with the new values. Reading the database
+works across processes, so `pbx_listen` follows what the admin changes without any signal between them.
 
 Each stream connects, logs in, subscribes, takes a full snapshot and applies
 it, and only then applies the events that follow (the ones that arrived
@@ -17,6 +22,7 @@ import random
 from asgiref.sync import sync_to_async
 from celery.utils.imports import symbol_by_name
 from django.conf import settings
+from django.db import DatabaseError, connection
 
 from telephony import services
 from telephony.models import ConnectionState, PbxKind
@@ -24,12 +30,19 @@ from telephony.pbx import events as ev
 from telephony.pbx.asterisk import ami_event, ami_manager, ami_snapshot
 from telephony.pbx.base import PbxError
 from telephony.pbx.freeswitch import EslConnection, esl_event, esl_snapshot
+from telephony.selectors import pbxs_enabled
 
 log = logging.getLogger(__name__)
 
 PING_EVERY = 10.0
 PING_TIMEOUT = 5.0
 BACKOFF_MAX = 30.0
+PBX_LIST_SECONDS = 2.0  # how often the PBX list is read again: a change shows within this
+
+
+def fingerprint(pbx) -> tuple:
+    """What a connection is made of: when any of it changes, the stream connects again with the new values."""
+    return (pbx.kind, pbx.host, pbx.port, pbx.username, pbx.secret, pbx.domain)
 
 
 def backoff(attempt: int, cap: float = BACKOFF_MAX) -> float:
@@ -49,6 +62,17 @@ class Stream:
         self.buffer: list[ev.Event] = []
         self.applied = 0
         self.resyncs = 0
+        self.fingerprint = fingerprint(pbx)
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> Stream:
+        self.task = asyncio.get_running_loop().create_task(self.run(), name=f"pbx-{self.pbx.name}")
+        return self
+
+    async def stop(self) -> None:
+        """Cancel the stream wherever it is (connected, connecting, backing off) and wait until its socket is closed."""
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
 
     def take(self, event: ev.Event | None) -> None:
         if event is None:
@@ -82,6 +106,8 @@ class Stream:
                 await asyncio.sleep(delay)
         finally:
             writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            await _drained()
 
     async def _session(self) -> None:
         self.live, self.buffer = False, []
@@ -105,8 +131,8 @@ class Stream:
     async def _ami(self) -> None:
         manager = ami_manager(self.pbx, events=True)
         manager.event_sink = lambda frame: self.take(ami_event(frame))
-        await manager.open()
-        try:
+        try:  # open inside: a stream stopped during the login still closes its socket
+            await manager.open()
             await self._resynced(await ami_snapshot(manager))
             await self._follow(manager.closed, lambda: manager.act({"Action": "Ping"}, timeout=PING_TIMEOUT))
         finally:
@@ -114,8 +140,8 @@ class Stream:
 
     async def _esl(self) -> None:
         conn = EslConnection(on_event=lambda body: self.take(esl_event(body)))
-        await conn.open(self.pbx.host, self.pbx.port, self.pbx.secret)
-        try:
+        try:  # open inside: a stream stopped during the login still closes its socket
+            await conn.open(self.pbx.host, self.pbx.port, self.pbx.secret)
             reply = await conn.command("event plain CUSTOM callcenter::info")
             if not reply.startswith("+OK"):
                 raise PbxError(f"ESL refused the event subscription: {reply}", retryable=True)
@@ -148,6 +174,18 @@ class Stream:
             self.applied += len(batch)
 
 
+async def _drained() -> None:
+    """Wait until the database work started from this loop is done. A cancelled `sync_to_async` call runs on in its
+    thread, and a broadcast there comes back to this loop through `async_to_sync`: were the loop stopped first
+    (shutdown, a test's teardown), that thread would wait for ever and the process would hang at exit. The calls
+    share one thread, so an empty call queued behind them returns once they have finished."""
+    await sync_to_async(_nothing)()
+
+
+def _nothing() -> None:
+    pass
+
+
 async def reconcile(stream: Stream) -> None:
     """After a (re)connect, repair whatever drifted while we were away (a worker does it, or inline when eager)."""
     from telephony.tasks import poll_pbx
@@ -155,16 +193,71 @@ async def reconcile(stream: Stream) -> None:
     await sync_to_async(poll_pbx.delay)(stream.pbx.pk)
 
 
-async def listen(pbxs, *, beat: bool = False) -> None:
-    """Run a stream per PBX; with `beat`, also run Celery beat's schedule in this process (inline tasks)."""
+async def listen(*, names: list[str] | None = None, beat: bool = False) -> None:
+    """Follow the enabled PBXs (only those `names`, if given) as the list changes, until cancelled.
+
+    With no PBX to follow it waits for one. With `beat`, also run Celery beat's schedule in this process
+    (inline tasks, no Celery beat).
+    """
     loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(Stream(pbx, on_resync=reconcile).run()) for pbx in pbxs]
-    if beat:
-        tasks += [
-            loop.create_task(_every(entry["schedule"], entry["task"]))
-            for entry in settings.CELERY_BEAT_SCHEDULE.values()
-        ]
-    await asyncio.gather(*tasks)
+    periodic = [
+        loop.create_task(_every(entry["schedule"], entry["task"]))
+        for entry in (settings.CELERY_BEAT_SCHEDULE.values() if beat else ())
+    ]
+    streams: dict[int, Stream] = {}
+    try:
+        while True:
+            try:
+                pbxs = await sync_to_async(_pbx_list)(names)
+            except Exception:  # the database is away: keep the streams as they are and read again later
+                log.exception("could not read the PBX list")
+            else:
+                await _match(streams, pbxs)
+            await asyncio.sleep(PBX_LIST_SECONDS)
+    finally:
+        for task in periodic:
+            task.cancel()
+        for pk in list(streams):
+            await _let_go(streams, pk)
+        await asyncio.gather(*periodic, return_exceptions=True)
+        await _drained()
+
+
+def _pbx_list(names: list[str] | None) -> list:
+    try:
+        return pbxs_enabled(names=names)
+    except DatabaseError:
+        connection.close()  # a connection broken by a database restart stays broken: the next read opens another
+        raise
+
+
+async def _match(streams: dict[int, Stream], pbxs) -> None:
+    """Bring the running streams in line with the PBX list: stop what is gone or changed, start what is new."""
+    wanted = {pbx.pk: pbx for pbx in pbxs}
+    for pk, stream in list(streams.items()):
+        pbx = wanted.get(pk)
+        if pbx is None:
+            log.info("PBX %s: disabled or deleted; letting it go", stream.pbx.name)
+        elif fingerprint(pbx) != stream.fingerprint:
+            log.info("PBX %s: connection settings changed; connecting again", pbx.name)
+        elif stream.task.done():  # only an unexpected error ends a stream: say so and start it again
+            error = None if stream.task.cancelled() else stream.task.exception()
+            log.error("PBX %s: the stream ended unexpectedly; starting it again", pbx.name, exc_info=error)
+        else:
+            continue
+        await _let_go(streams, pk)
+    for pk, pbx in wanted.items():
+        if pk not in streams:
+            log.info("PBX %s: following %s at %s:%s", pbx.name, pbx.get_kind_display(), pbx.host, pbx.port)
+            streams[pk] = Stream(pbx, on_resync=reconcile).start()
+
+
+async def _let_go(streams: dict[int, Stream], pk: int) -> None:
+    await streams.pop(pk).stop()
+    try:  # a deleted PBX has no row left to update: that is fine
+        await sync_to_async(services.pbx_record_connection)(pbx_id=pk, state=ConnectionState.DISCONNECTED)
+    except Exception:
+        log.exception("PBX %s: could not record the disconnection", pk)
 
 
 async def _every(seconds: float, task_name: str) -> None:

@@ -9,8 +9,7 @@ from daphne.server import Server  # installs Twisted's asyncio reactor: import b
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from telephony.pbx.listener import listen
-from telephony.selectors import pbxs_enabled
+from telephony.pbx import listener
 
 
 def in_memory_layer() -> bool:
@@ -32,13 +31,17 @@ class Command(BaseCommand):
         from mayday.asgi import application
 
         embedded = in_memory_layer()
+        tasks: list[asyncio.Task] = []  # the loop keeps only weak references to its tasks
 
         def ready() -> None:
-            pbxs = pbxs_enabled()
-            if embedded and pbxs:
+            # Started with or without a PBX: the listener reads the PBX list again and again, so a PBX added later
+            # in the admin is followed without a restart.
+            if embedded:
                 beat = settings.CELERY_TASK_ALWAYS_EAGER
-                asyncio.get_event_loop().create_task(listen(pbxs, beat=beat))
-                self.stdout.write(f"Following {', '.join(p.name for p in pbxs)} in this process")
+                tasks.append(asyncio.get_event_loop().create_task(listener.listen(beat=beat)))
+                self.stdout.write(
+                    f"Following the enabled PBX servers in this process (read every {listener.PBX_LIST_SECONDS:g} s)"
+                )
 
         self.stdout.write(f"Serving on http://{options['host']}:{options['port']}/")
         Server(

@@ -6,14 +6,17 @@ import argparse
 import asyncio
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from telephony.pbx.listener import listen
+from telephony.pbx import listener
 from telephony.selectors import pbxs_enabled
 
 
 class Command(BaseCommand):
-    help = "Listen to AMI/ESL events of every enabled PBX server; reconnects and resyncs by itself."
+    help = (
+        "Listen to AMI/ESL events of every enabled PBX server; reconnects and resyncs by itself, and follows "
+        "PBX servers added, changed, enabled or disabled while it runs (with none enabled it waits for one)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--pbx", action="append", default=[], help="only this PBX (by name); repeatable")
@@ -26,15 +29,20 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        pbxs = pbxs_enabled(names=options["pbx"])
-        if not pbxs:
-            raise CommandError("No enabled PBX server to listen to.")
+        names = options["pbx"]
         beat = settings.CELERY_TASK_ALWAYS_EAGER if options["beat"] is None else options["beat"]
+        # Waiting rather than exiting: a PBX enabled later in the admin is picked up without a restart, and a
+        # supervisor (systemd, compose) does not restart-loop a listener started before the first PBX exists.
+        pbxs = pbxs_enabled(names=names)
+        waiting = sorted(set(names) - {p.name for p in pbxs})
         self.stdout.write(
-            f"Listening to {', '.join(p.name for p in pbxs)}" + ("; running periodic tasks" if beat else "")
+            f"Listening to {', '.join(p.name for p in pbxs) or 'no PBX yet'}"
+            + (f"; waiting for {', '.join(waiting)} to be enabled" if waiting else "")
+            + f"; the PBX list is read every {listener.PBX_LIST_SECONDS:g} s"
+            + ("; running periodic tasks" if beat else "")
         )
         self.stdout.flush()
         try:
-            asyncio.run(listen(pbxs, beat=beat))
+            asyncio.run(listener.listen(names=names, beat=beat))
         except KeyboardInterrupt:
             pass
