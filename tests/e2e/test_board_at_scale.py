@@ -8,13 +8,12 @@ import re
 import time
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from agents.models import Agent, Availability
 from telephony.models import QueueMembership
-from tests.e2e.test_board_live import CHROMIUM, FLAGS, ForkedServer
-from tests.factories import PASSWORD, PbxServerFactory, QueueFactory, UserFactory
+from tests.e2e.browser import BrowserTestCase
+from tests.factories import PbxServerFactory, QueueFactory, UserFactory
 
 TEAM = 500
 BURST = 100
@@ -47,11 +46,7 @@ WATCH_BURST = """(n) => {
 
 
 @pytest.mark.timeout(180)
-class TestBoardWithFiveHundredAgents(ChannelsLiveServerTestCase):
-    serialized_rollback = True  # the roles come from a data migration
-
-    ProtocolServerProcess = ForkedServer
-
+class TestBoardWithFiveHundredAgents(BrowserTestCase):
     def setUp(self) -> None:
         pbx = PbxServerFactory(kind="asterisk", port=9, username="mayday", secret="mayday", enabled=False)
         self.pbx_name = pbx.name
@@ -68,25 +63,11 @@ class TestBoardWithFiveHundredAgents(ChannelsLiveServerTestCase):
         ]  # memberships in bulk: no PBX command for each (the PBX is not there)
         QueueMembership.objects.bulk_create(QueueMembership(agent=a, queue=queues[n % 2]) for n, a in enumerate(agents))
         UserFactory(username="boss", is_staff=True, groups=["Supervisors"])
-        self.playwright = sync_playwright().start()
-        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-
-    def tearDown(self) -> None:
-        self.browser.close()
-        self.playwright.stop()
-
-    def sign_in(self, username: str):
-        page = self.browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
-        page.goto(f"{self.live_server_url}/accounts/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        return page
+        super().setUp()
 
     def test_five_hundred_agents_paint_filter_and_take_a_burst_live(self) -> None:
-        boss = self.sign_in("boss")
+        boss = self.sign_in("boss", {"width": 1920, "height": 1080}, STAMP_ARRIVAL)
         expect(boss).to_have_url(re.compile(r"/team/$"))
-        boss.context.add_init_script(STAMP_ARRIVAL)
         started = time.monotonic()
         boss.goto(f"{self.live_server_url}/team/")
         expect(boss.locator(".tile")).to_have_count(TEAM)

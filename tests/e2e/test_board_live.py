@@ -4,65 +4,27 @@ open in another browser context, show the agent's break the moment it is taken, 
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgiref.sync import SyncToAsync
-from channels.layers import channel_layers
-from channels.testing import ChannelsLiveServerTestCase
-from daphne.testing import DaphneProcess
-from django.conf import settings
-from django.db import connections
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from telephony.simulator.runner import SimulatorThread
-from tests.factories import PASSWORD, PbxServerFactory, UserFactory, agent_on, ami_state
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-class ForkedServer(DaphneProcess):
-    """The server process is forked from this one, without its threads: it must open its own database
-    connection (not share our socket), get a fresh channel layer (not one whose queues belong to an earlier
-    test's event loop) and a fresh executor for database calls (the old one's thread does not exist there).
-    The database NAME already is the test database; channels would prefix it with test_ once more."""
-
-    def start(self) -> None:
-        database = settings.DATABASES["default"]
-        database["TEST"]["NAME"] = database["NAME"]
-        connections.close_all()
-        channel_layers.backends.clear()
-        SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-        super().start()
+from tests.e2e.browser import BrowserTestCase
+from tests.factories import PbxServerFactory, UserFactory, agent_on, ami_state
 
 
 @pytest.mark.timeout(90)
-class TestBoardIsLive(ChannelsLiveServerTestCase):
-    serialized_rollback = True  # the roles come from a data migration
-
-    ProtocolServerProcess = ForkedServer
-
+class TestBoardIsLive(BrowserTestCase):
     def setUp(self) -> None:
         self.sim = SimulatorThread(ami={"endpoints": ["2001"]})
         pbx = PbxServerFactory(kind="asterisk", port=self.sim.sim.ami_port, username="mayday", secret="mayday")
         self.agent = agent_on(pbx, "2001", availability="logged_out")
         UserFactory(username="boss", is_staff=True, groups=["Supervisors"])
-        self.playwright = sync_playwright().start()
-        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        super().setUp()
 
     def tearDown(self) -> None:
-        self.browser.close()
-        self.playwright.stop()
+        super().tearDown()
         self.sim.close()
-
-    def sign_in(self, username: str):
-        page = self.browser.new_context().new_page()
-        page.goto(f"{self.live_server_url}/accounts/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        return page
 
     def test_agent_signs_in_and_the_supervisor_sees_the_break_live(self) -> None:
         agent = self.sign_in("2001")

@@ -7,12 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from telephony.simulator.runner import SimulatorThread
-from tests.e2e.test_board_live import CHROMIUM, FLAGS, ForkedServer
-from tests.factories import PASSWORD, PbxServerFactory, UserFactory, agent_on
+from tests.e2e.browser import BrowserTestCase
+from tests.factories import PbxServerFactory, UserFactory, agent_on
 
 SUPERVISOR_PAGES = [
     "/team/",
@@ -32,39 +31,29 @@ BROWSABLE = {"/api/", "/api/agents/"}
 
 
 @pytest.mark.timeout(120)
-class TestPagesKeepThePolicy(ChannelsLiveServerTestCase):
-    serialized_rollback = True  # the roles come from a data migration
-
-    ProtocolServerProcess = ForkedServer
-
+class TestPagesKeepThePolicy(BrowserTestCase):
     def setUp(self) -> None:
         self.sim = SimulatorThread(ami={"endpoints": ["2001"]})
         pbx = PbxServerFactory(kind="asterisk", port=self.sim.sim.ami_port, username="mayday", secret="mayday")
         self.agent = agent_on(pbx, "2001", availability="logged_out")
         UserFactory(username="boss", is_staff=True, groups=["Supervisors"])
-        self.playwright = sync_playwright().start()
-        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         self.refused: list[str] = []
+        super().setUp()
 
     def tearDown(self) -> None:
-        self.browser.close()
-        self.playwright.stop()
+        super().tearDown()
         self.sim.close()
 
-    def sign_in(self, username: str):
-        context = self.browser.new_context()
-        context.on(
+    def sign_in(self, username: str, viewport: dict | None = None, init_script: str = ""):
+        """Signed in, and listening for whatever the browser refuses from here on."""
+        page = super().sign_in(username, viewport, init_script)
+        page.context.on(
             "console",
             lambda m: (
                 "Content Security Policy" in m.text and self.refused.append(f"{m.page and m.page.url}: {m.text[:90]}")
             ),
         )
-        page = context.new_page()
         page.on("pageerror", lambda e: self.refused.append(f"script error: {e}"))
-        page.goto(f"{self.live_server_url}/accounts/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
         return page
 
     def test_no_page_needs_anything_the_policy_refuses(self) -> None:

@@ -8,14 +8,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from agents.models import Agent, PauseReason
 from telephony.simulator.runner import SimulatorThread
-from tests.e2e.test_board_live import CHROMIUM, FLAGS, ForkedServer
-from tests.factories import PASSWORD, PbxServerFactory, UserFactory, agent_on
+from tests.e2e.browser import BrowserTestCase
+from tests.factories import PbxServerFactory, UserFactory, agent_on
 
 # Remembers the page's websockets, so a test can drop them as a network would.
 KEEP_SOCKETS = """(() => {
@@ -32,11 +31,7 @@ AMBER, GREEN = "rgb(251, 235, 208)", "rgb(216, 243, 226)"
 
 
 @pytest.mark.timeout(120)
-class TestScreens(ChannelsLiveServerTestCase):
-    serialized_rollback = True  # the roles come from a data migration
-
-    ProtocolServerProcess = ForkedServer
-
+class TestScreens(BrowserTestCase):
     def setUp(self) -> None:
         self.sim = SimulatorThread(ami={"endpoints": ["2001", "2002", "2003"]})
         pbx = PbxServerFactory(kind="asterisk", port=self.sim.sim.ami_port, username="mayday", secret="mayday")
@@ -48,23 +43,14 @@ class TestScreens(ChannelsLiveServerTestCase):
         Agent.objects.filter(extension="2002").update(status_since=timezone.now() - timedelta(minutes=2))
         agent_on(pbx, "2003", availability="available")  # no phone registered: offline
         UserFactory(username="boss", is_staff=True, groups=["Supervisors"])
-        self.playwright = sync_playwright().start()
-        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        super().setUp()
 
     def tearDown(self) -> None:
-        self.browser.close()
-        self.playwright.stop()
+        super().tearDown()
         self.sim.close()
 
-    def sign_in(self, username: str, viewport=None):
-        context = self.browser.new_context(viewport=viewport or {"width": 1366, "height": 768})
-        context.add_init_script(KEEP_SOCKETS)
-        page = context.new_page()
-        page.goto(f"{self.live_server_url}/accounts/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        return page
+    def sign_in(self, username: str, viewport: dict | None = None, init_script: str = KEEP_SOCKETS):
+        return super().sign_in(username, viewport, init_script)
 
     def test_the_dashboard_offers_only_the_other_state_and_keeps_the_reason(self) -> None:
         agent = self.sign_in("2001")

@@ -7,22 +7,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from agents.models import Agent
+from tests.core.test_admin import _agent_form
 from tests.factories import AgentFactory, UserFactory
-
-
-def _agent_form(pbx, **overrides) -> dict:
-    return {
-        "username": "3001",
-        "password": "Sturdy-pass-99",
-        "extension": "3001",
-        "display_name": "New Agent",
-        "pbx": pbx.pk,
-        "memberships-TOTAL_FORMS": "0",
-        "memberships-INITIAL_FORMS": "0",
-        "sessions-TOTAL_FORMS": "0",
-        "sessions-INITIAL_FORMS": "0",
-        **overrides,
-    }
 
 
 @pytest.mark.parametrize(
