@@ -10,15 +10,9 @@ import pytest
 from agents.models import Agent, Availability, SyncState
 from telephony.pbx import asterisk
 from tests.factories import agent_on, ami_state
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.real_lanes, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def wait_until(condition, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_hung_pbx_does_not_hold_the_request(api_as, sim, ast_pbx, monkeypatch):
@@ -30,7 +24,7 @@ def test_a_hung_pbx_does_not_hold_the_request(api_as, sim, ast_pbx, monkeypatch)
     took = time.monotonic() - started
     assert response.status_code == 202 and response.json()["sync_state"] == SyncState.PENDING
     assert took < 0.5, f"the request waited {took:.2f}s for the PBX"
-    wait_until(lambda: "did not answer" in Agent.objects.get(pk=agent.pk).sync_error)
+    wait_for(lambda: "did not answer" in Agent.objects.get(pk=agent.pk).sync_error)
     assert Agent.objects.get(pk=agent.pk).sync_state == SyncState.PENDING  # reconciliation retries it
 
 
@@ -44,7 +38,7 @@ def test_one_agents_requests_reach_the_pbx_in_order(api_as, sim, ast_pbx):
         {"status": "on_break", "reason": "Training"},
     ):
         assert api.post(f"/api/agents/{agent.extension}/status/", body, format="json").status_code == 202
-    wait_until(lambda: Agent.objects.get(pk=agent.pk).sync_state == SyncState.APPLIED)
+    wait_for(lambda: Agent.objects.get(pk=agent.pk).sync_state == SyncState.APPLIED)
     assert ami_state(sim) == {"support": (True, "Training"), "sales": (True, "Training")}
     pauses = [
         (a["paused"], a.get("reason", ""))

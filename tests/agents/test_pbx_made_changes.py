@@ -4,7 +4,6 @@ PBX's to decide (signing in or out, a half-applied change, the echo of a fresh r
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -16,17 +15,10 @@ from agents.services import agent_adopt_status
 from telephony import services
 from telephony.pbx.listener import Stream
 from tests.factories import agent_on, ami_state
+from tests.waiting import wait_for
 
 # serialized_rollback, as every test that commits: the roles come from a data migration.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def wait_for(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return result
 
 
 @pytest.fixture(params=["asterisk", "freeswitch"])

@@ -6,6 +6,7 @@ import pytest
 
 from agents.models import Availability
 from telephony.pbx.base import PbxError, Seat, backend_for
+from tests.waiting import wait_for
 
 
 def sim_member(sim, queue: str, interface: str):
@@ -204,26 +205,15 @@ def _open_sockets() -> int:
     return count
 
 
-def _wait_for(condition, seconds: float = 3.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_freeswitch_command_connections_are_closed_after_use(sim, fs_pbx):
     with backend_for(fs_pbx) as pbx:
         pbx.ping()  # the first connection may load modules that keep sockets of their own
-    assert _wait_for(lambda: not sim.sim.esl.sessions)
+    wait_for(lambda: not sim.sim.esl.sessions, 3)
     before = _open_sockets()
     for _ in range(40):
         with backend_for(fs_pbx) as pbx:
             pbx.ping()
-    assert _wait_for(lambda: not sim.sim.esl.sessions), f"{len(sim.sim.esl.sessions)} ESL connections left open"
+    wait_for(lambda: not sim.sim.esl.sessions, 3, "every ESL connection to close")
     assert _open_sockets() <= before
 
 

@@ -12,18 +12,9 @@ from telephony.pbx import asterisk, freeswitch, listener
 from telephony.pbx.base import Seat, backend_for
 from telephony.pbx.listener import Stream, reconcile
 from tests.factories import AgentFactory, MembershipFactory, QueueFactory
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(params=["asterisk", "freeswitch"])

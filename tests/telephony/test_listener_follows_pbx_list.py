@@ -15,6 +15,7 @@ from telephony.pbx import listener
 from telephony.pbx.base import backend_for
 from telephony.simulator.runner import SimulatorThread
 from tests.factories import AgentFactory, MembershipFactory, PbxServerFactory, QueueFactory
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -24,16 +25,6 @@ def _quick(monkeypatch):
     """Read the PBX list five times a second and back off briefly, so each test takes a second or two."""
     monkeypatch.setattr(listener, "PBX_LIST_SECONDS", 0.2)
     monkeypatch.setattr(listener, "backoff", lambda attempt: 0.1)
-
-
-def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def fields_for(kind: str, sim: SimulatorThread) -> dict:
