@@ -4,6 +4,7 @@ real peer on loopback, with PbxServer rows pointing at it."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 
 import pytest
@@ -115,11 +116,21 @@ class LoopThread:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
+        self.started: list[concurrent.futures.Future] = []
 
     def start(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        self.started.append(future)
+        return future
 
     def close(self) -> None:
+        """Stop what the test started and let it clean up (its database calls and their broadcasts finish on
+        this loop), then whatever is left. Cancelling every task at once could cancel a broadcast that a
+        database thread is waiting for, and that thread would wait for ever."""
+        for future in self.started:
+            future.cancel()
+        concurrent.futures.wait(self.started, timeout=10)
+
         async def cancel_all():
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 PING_EVERY = 10.0
 PING_TIMEOUT = 5.0
 BACKOFF_MAX = 30.0
+DRAIN_SECONDS = 5.0
 PBX_LIST_SECONDS = 2.0  # how often the PBX list is read again: a change shows within this
 
 
@@ -178,8 +179,12 @@ async def _drained() -> None:
     """Wait until the database work started from this loop is done. A cancelled `sync_to_async` call runs on in its
     thread, and a broadcast there comes back to this loop through `async_to_sync`: were the loop stopped first
     (shutdown, a test's teardown), that thread would wait for ever and the process would hang at exit. The calls
-    share one thread, so an empty call queued behind them returns once they have finished."""
-    await sync_to_async(_nothing)()
+    share one thread, so an empty call queued behind them returns once they have finished. Bounded: a thread
+    stuck for another reason must not keep the listener from stopping."""
+    try:
+        await asyncio.wait_for(sync_to_async(_nothing)(), DRAIN_SECONDS)
+    except TimeoutError:
+        log.warning("database work still running after %g s; stopping anyway", DRAIN_SECONDS)
 
 
 def _nothing() -> None:
