@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from django.urls import reverse
+
 from agents.models import AgentStatusEvent, Availability, PauseReason
 from tests.factories import UserFactory, agent_on, ami_state
 
@@ -77,3 +79,13 @@ def test_supervisor_actions_in_the_admin(client, sim, ast_pbx, django_capture_on
     ]
     listing = client.get("/admin/agents/agent/").content.decode()
     assert "Logged out" in listing and "offline" in listing
+
+
+def test_the_add_agent_form_shows_no_live_fields_and_the_change_form_shows_them_in_words(client, supervisor, agent):
+    client.force_login(supervisor)
+    add = client.get(reverse("admin:agents_agent_add")).content.decode()
+    for live in ("Status since", "Sync error", "Active client sessions", "What the phone system sees"):
+        assert live not in add, live
+    change = client.get(reverse("admin:agents_agent_change", args=[agent.pk])).content.decode()
+    assert "What the phone system sees" in change and "Confirmed" in change
+    assert "Sip rtt usec" not in change and "Contact URI" not in change
