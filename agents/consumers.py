@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from weakref import WeakKeyDictionary
 
 from channels.db import database_sync_to_async
@@ -24,6 +25,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from agents import live
 from agents.models import Agent
 from agents.selectors import board_viewer, status_documents
+
+log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -98,12 +101,16 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
 
     async def _stay(self) -> None:
         """Rejoin before the layer forgets this member; a token connection also checks its token is still
-        good (it expires), and keeps it in use while the connection lasts."""
+        good (it expires), and keeps it in use while the connection lasts. A failure (the database, the
+        layer) is logged and tried again next time: it must not silently end the membership."""
         while True:
             await asyncio.sleep(live.REJOIN_SECONDS)
-            await live.join(self.channel_name)
-            if self.token:
-                await self._check_access()
+            try:
+                await live.join(self.channel_name)
+                if self.token:
+                    await self._check_access()
+            except Exception:
+                log.exception("status connection of user %s: could not rejoin or check access", self.user_id)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         if text_data is not None:  # a binary frame is ignored like any message this does not understand
@@ -126,17 +133,26 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
                 self.resending = asyncio.ensure_future(self._resend())
 
     async def _resend(self) -> None:
+        """Send what is owed, in order: a snapshot asked for (one a SNAPSHOT_SECONDS at most), then the changes
+        held meanwhile; it ends only when nothing is owed, with no pause between checking and ending."""
         loop = asyncio.get_running_loop()
-        try:
-            while self.snapshot_asked and self.viewer is not None:
+        while self.viewer is not None:
+            if self.snapshot_asked:
                 await asyncio.sleep(self.last_snapshot + SNAPSHOT_SECONDS - loop.time())
                 self.snapshot_asked, self.last_snapshot = False, loop.time()
-                await self._send("snapshot", await _snapshot())
-            held, self.held = self.held, []
-            if held and self.viewer is not None:
+                try:
+                    docs = await _snapshot()
+                except Exception:
+                    log.exception("status connection of user %s: snapshot failed; trying again", self.user_id)
+                    self.snapshot_asked = True  # the held changes wait for it: none goes out before
+                    continue
+                await self._send("snapshot", docs)  # the held changes follow: none is older than its message
+            elif self.held:
+                held, self.held = self.held, []
                 await self._send("changes", [doc for message in held for doc in message["agents"]])
-        finally:
-            self.resending = None
+            else:
+                break
+        self.resending = None
 
     async def status_agents(self, message: live.AgentsChanged) -> None:
         if self.resending is not None:

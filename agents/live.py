@@ -65,7 +65,9 @@ def broadcast_on_commit(*, agent_ids: Iterable[int]) -> None:
     if pending is None:
         pending = _pending.ids = set()
     pending.update(agent_ids)
-    transaction.on_commit(_flush)  # every call registers; the first to run sends all, the rest find nothing
+    # Every call registers; the first to run sends all, the rest find nothing. Robust: a channel layer that
+    # fails must not undo the request's answer nor stop the commands queued after it.
+    transaction.on_commit(_flush, robust=True)
 
 
 def _flush() -> None:

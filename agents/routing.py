@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 from django.urls import path
+from django.utils.http import is_same_domain
 
 from agents.consumers import StatusConsumer
 from mayday.tokens import token_user
@@ -55,6 +56,16 @@ def _served_origin(scope) -> str | None:
     return f"{'https' if secure else 'http'}://{host}"
 
 
+def _trusted(origin: str) -> bool:
+    """One of DJANGO_CSRF_TRUSTED_ORIGINS, read as Django's CSRF check reads them (`https://*.example.com`)."""
+    scheme, _, netloc = origin.partition("://")
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        t_scheme, _, t_netloc = trusted.partition("://")
+        if scheme == t_scheme and (netloc == t_netloc or ("*" in t_netloc and is_same_domain(netloc, t_netloc[1:]))):
+            return True
+    return False
+
+
 class OriginCheck:
     """Browsers send `Origin`: it must be our own pages' (scheme, host and port) or a trusted origin
     (DJANGO_CSRF_TRUSTED_ORIGINS), or a page elsewhere could use a signed-in supervisor's cookie.
@@ -66,7 +77,7 @@ class OriginCheck:
     async def __call__(self, scope, receive, send):
         origin = dict(scope.get("headers", [])).get(b"origin", b"").decode("latin-1")
         if origin:
-            allowed = origin == _served_origin(scope) or origin in settings.CSRF_TRUSTED_ORIGINS
+            allowed = origin == _served_origin(scope) or _trusted(origin)
         else:
             allowed = bool(scope.get("token"))
         if not allowed:

@@ -28,10 +28,10 @@ def _changed(user_ids) -> None:
 
 
 @receiver(pre_save, sender=User)
-def user_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
-    if instance.pk and not raw and (update_fields is None or "password" in update_fields):
-        stored = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
-        instance._password_changed = stored is not None and stored != instance.password
+def user_saving(sender, instance, raw=False, **kwargs) -> None:
+    # set_password() leaves the new raw password in `_password` until the save; a hash that Django upgrades
+    # on sign-in (new iterations) is saved without it, and is no change of password.
+    instance._password_changed = bool(instance.pk) and not raw and instance._password is not None
 
 
 @receiver(post_save, sender=User)

@@ -34,8 +34,10 @@ WRITE_ONLY_FIELDS = {
 def touches_write_only(model, lookup: str) -> bool:
     """Whether a lookup path (`pbx__secret__regex`) reads a write-only field of any model it crosses."""
     for part in lookup.split(LOOKUP_SEP):
-        if part in WRITE_ONLY_FIELDS.get(model._meta.label_lower, ()):
+        name = model._meta.pk.name if part == "pk" else part  # `pk` may be a write-only field (knox's digest)
+        if name in WRITE_ONLY_FIELDS.get(model._meta.label_lower, ()):
             return True
+        part = name
         try:
             field = model._meta.get_field(part)
         except FieldDoesNotExist:

@@ -275,7 +275,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "mayday.schema.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["mayday.signin.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "signin": env.str("MAYDAY_SIGNIN_RATE", default="30/min"),
+        "signin": env.str("MAYDAY_SIGNIN_RATE", default="120/min"),
         "write": env.str("MAYDAY_API_WRITE_RATE", default="600/min"),
     },
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,12 +35,13 @@ class Lanes:
     order they were made; other agents go on meanwhile on the other threads."""
 
     def __init__(self, count: int = 4) -> None:
-        self.count, self.pid, self.threads = count, None, []
+        self.count, self.pid, self.threads, self.lock = count, None, [], threading.Lock()
 
     def submit(self, key: str, fn, *args) -> None:
-        if self.pid != os.getpid():  # new, or a forked process: the parent's threads do not exist here
-            self.pid = os.getpid()
-            self.threads = [ThreadPoolExecutor(1, thread_name_prefix=f"pbx-lane-{n}") for n in range(self.count)]
+        with self.lock:
+            if self.pid != os.getpid():  # new, or a forked process: the parent's threads do not exist here
+                self.pid = os.getpid()
+                self.threads = [ThreadPoolExecutor(1, thread_name_prefix=f"pbx-lane-{n}") for n in range(self.count)]
         # The web server's event loop, when the request runs on it (daphne): what the command announces must
         # be sent from there, since the in-memory channel layer's queues belong to that loop.
         home = (getattr(SyncToAsync.threadlocal, "main_event_loop", None), os.getpid())

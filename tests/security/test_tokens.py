@@ -118,3 +118,15 @@ def test_supervisors_cannot_revoke_an_administrators_token_in_the_admin(client, 
     assert body["token_key"] not in client.get("/admin/knox/authtoken/").content.decode()
     assert client.post(f"/admin/knox/authtoken/{body['token_key']}/revoke/").status_code == 403
     assert works(api_as, body["token"])
+
+
+def test_a_password_hash_upgraded_at_sign_in_is_no_password_change(api_as, agent, settings):
+    body = issue(api_as, "1005")
+    settings.PASSWORD_HASHERS = [  # a stronger hasher first: the next sign-in re-hashes the stored password
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    before = type(agent.user).objects.get(pk=agent.user_id).password
+    issue(api_as, "1005")
+    assert type(agent.user).objects.get(pk=agent.user_id).password != before  # upgraded
+    assert works(api_as, body["token"])

@@ -91,9 +91,10 @@ async def test_an_origin_other_than_ours_is_refused_even_with_the_right_host(peo
     assert not connected
 
 
-async def test_a_trusted_origin_is_allowed(people, settings):  # noqa: F811
+@pytest.mark.parametrize("trusted", ["https://board.example.com", "https://*.example.com"])
+async def test_a_trusted_origin_is_allowed(people, settings, trusted):  # noqa: F811
     _, _, boss = people
-    settings.CSRF_TRUSTED_ORIGINS = ["https://board.example.com"]
+    settings.CSRF_TRUSTED_ORIGINS = [trusted]
     ws, connected = await connect(
         f"/ws/status/?token={await token_for(boss)}", headers=[(b"origin", b"https://board.example.com")]
     )
