@@ -162,7 +162,7 @@ class LegacySetAgentStatus(APIView):
 
     Same authentication and rules as `POST /api/agents/{extension}/status/`;
     `hostname`, when given, must be the agent's PBX (its host or name); a
-    break takes the first active pause reason.
+    break takes the default pause reason.
     """
 
     @extend_schema(
