@@ -167,6 +167,12 @@ class Queue(models.Model):
     service_level_seconds = models.PositiveIntegerField(
         default=20, help_text="Calls answered within this many seconds count towards the service level."
     )
+    wrap_up_seconds = models.PositiveIntegerField(
+        "wrap-up seconds",
+        default=0,
+        help_text="Time after each call before the agent takes the next (Asterisk wrapuptime); counted in the "
+        "average handling time.",
+    )
     on_logout = models.CharField(
         "when an agent logs out",
         max_length=8,

@@ -13,6 +13,7 @@ import asyncio
 import codecs
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
@@ -256,26 +257,60 @@ def _member_status(f: Mapping) -> ev.Event:
     )
 
 
+def _at(f: Mapping) -> float:
+    """The event's own time when Asterisk sends one (`timestampevents = yes`), else 0 (the listener stamps it)."""
+    try:
+        return float(f.get("Timestamp", 0))
+    except ValueError:
+        return 0.0
+
+
+def _uniqueid_epoch(uniqueid: str) -> int | None:
+    """A channel's creation second, from its uniqueid (`[systemname-]epoch.sequence`)."""
+    head = uniqueid.rpartition("-")[2].partition(".")[0]
+    return int(head) if head.isdigit() else None
+
+
+def _cdr_times(f: Mapping) -> tuple[float, float, float]:
+    """(start, answer, end) as epochs. cdr_manager writes the PBX's local wall time with no zone; the uniqueid
+    says when the channel was created, so the difference, to the quarter hour, is the PBX's UTC offset."""
+    stamps = []
+    for key in ("StartTime", "AnswerTime", "EndTime"):
+        try:
+            naive = datetime.strptime(f.get(key, ""), "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            stamps.append(0.0)
+        else:
+            stamps.append(naive.replace(tzinfo=UTC).timestamp())
+    created = _uniqueid_epoch(f.get("UniqueID", ""))
+    offset = round((stamps[0] - created) / 900) * 900 if created and stamps[0] else 0
+    return tuple(stamp - offset if stamp else 0.0 for stamp in stamps)
+
+
 def _cdr(f: Mapping) -> ev.Event | None:
     disposition = f.get("Disposition", "")
     if disposition not in ev.CDR_DISPOSITIONS:
         return None
+    start, answer, end = _cdr_times(f)
+    channel = f.get("Channel", "")
     return ev.CdrRecorded(
-        f.get("UniqueID", ""),
-        f.get("Source", ""),
-        f.get("Destination", ""),
-        f.get("DestinationContext", ""),
-        f.get("CallerID", ""),
-        f.get("Channel", ""),
-        f.get("DestinationChannel", ""),
-        f.get("LastApplication", ""),
-        f.get("StartTime", ""),
-        f.get("AnswerTime", ""),
-        f.get("EndTime", ""),
-        _int(f.get("Duration")),
-        _int(f.get("BillableSeconds")),
-        disposition,
-        f.get("AccountCode", ""),
+        call_id=f.get("UniqueID", ""),
+        source=f.get("Source", ""),
+        destination=f.get("Destination", ""),
+        destination_context=f.get("DestinationContext", ""),
+        caller_id=f.get("CallerID", ""),
+        channel=channel,
+        destination_channel=f.get("DestinationChannel", ""),
+        last_application=f.get("LastApplication", ""),
+        start=start,
+        answer=answer,
+        end=end,
+        duration=_int(f.get("Duration")),
+        billable_seconds=_int(f.get("BillableSeconds")),
+        disposition=disposition,
+        account_code=f.get("AccountCode", ""),
+        # The second half of a Local channel is a leg inside the PBX (a Local member's phone leg, a dialplan hop).
+        internal=channel.startswith("Local/") and channel.endswith(";2"),
     )
 
 
@@ -293,23 +328,38 @@ _MAPPERS: dict[str, Callable[[Mapping], ev.Event | None]] = {
         _int(f.get("RoundtripUsec"), 0) or None,
     ),
     "QueueCallerJoin": lambda f: ev.CallerJoined(
-        f["Queue"], f.get("Uniqueid", ""), f.get("CallerIDNum", ""), f.get("CallerIDName", ""), _int(f.get("Position"))
+        f["Queue"],
+        f.get("Uniqueid", ""),
+        f.get("CallerIDNum", ""),
+        f.get("CallerIDName", ""),
+        _int(f.get("Position")),
+        at=_at(f),
     ),
-    "QueueCallerLeave": lambda f: ev.CallerLeft(f["Queue"], f.get("Uniqueid", ""), _int(f.get("Position"))),
+    "QueueCallerLeave": lambda f: ev.CallerLeft(f["Queue"], f.get("Uniqueid", ""), _int(f.get("Position")), at=_at(f)),
     "QueueCallerAbandon": lambda f: ev.CallerAbandoned(
         f["Queue"],
         f.get("Uniqueid", ""),
         _int(f.get("Position")),
         _int(f.get("OriginalPosition")),
         _int(f.get("HoldTime")),
+        at=_at(f),
     ),
-    "AgentCalled": lambda f: ev.AgentCalled(f["Queue"], extension_of(f["Interface"]), f.get("Uniqueid", "")),
+    "AgentCalled": lambda f: ev.AgentCalled(
+        f["Queue"],
+        extension_of(f["Interface"]),
+        f.get("Uniqueid", ""),
+        f.get("MemberName", ""),
+        leg=f.get("DestUniqueid", ""),
+        at=_at(f),
+    ),
     "AgentConnect": lambda f: ev.AgentConnected(
         f["Queue"],
         extension_of(f["Interface"]),
         f.get("Uniqueid", ""),
         _int(f.get("HoldTime")),
         _int(f.get("RingTime")),
+        leg=f.get("DestUniqueid", ""),
+        at=_at(f),
     ),
     "AgentComplete": lambda f: ev.AgentCompleted(
         f["Queue"],
@@ -318,9 +368,15 @@ _MAPPERS: dict[str, Callable[[Mapping], ev.Event | None]] = {
         _int(f.get("HoldTime")),
         _int(f.get("TalkTime")),
         f.get("Reason", ""),
+        at=_at(f),
     ),
     "AgentRingNoAnswer": lambda f: ev.AgentRingNoAnswer(
-        f["Queue"], extension_of(f["Interface"]), f.get("Uniqueid", ""), _int(f.get("RingTime"))
+        f["Queue"],
+        extension_of(f["Interface"]),
+        f.get("Uniqueid", ""),
+        _int(f.get("RingTime")),
+        leg=f.get("DestUniqueid", ""),
+        at=_at(f),
     ),
     "Cdr": _cdr,
 }

@@ -76,6 +76,7 @@ class CallerJoined:
     caller_number: str
     caller_name: str
     position: int
+    at: float = 0.0  # epoch seconds; 0: when the listener received it
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class CallerLeft:
     queue: str
     call_id: str
     position: int
+    at: float = 0.0  # epoch seconds; 0: when the listener received it
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,19 @@ class CallerAbandoned:
     position: int
     original_position: int
     hold_time: int
+    at: float = 0.0  # epoch seconds; 0: when the listener received it
+
+
+@dataclass(frozen=True, slots=True)
+class QueueExit:
+    """Asterisk queue_log: the caller left unanswered other than by hanging up (EXITWITHTIMEOUT, EXITWITHKEY,
+    EXITEMPTY, EXITWITHFULL…); AMI tells these apart from an abandon only by QueueCallerAbandon's absence."""
+
+    queue: str
+    call_id: str
+    reason: str
+    wait: int
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +114,9 @@ class AgentCalled:
     queue: str
     extension: str
     call_id: str
+    member_name: str = ""
+    leg: str = ""  # the ringing channel's id (Asterisk DestUniqueid), when the PBX gives one
+    at: float = 0.0  # epoch seconds; 0: when the listener received it
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +126,8 @@ class AgentConnected:
     call_id: str
     hold_time: int
     ring_time: int
+    leg: str = ""  # the ringing channel's id (Asterisk DestUniqueid), when the PBX gives one
+    at: float = 0.0  # epoch seconds; 0: when the listener received it
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +138,7 @@ class AgentCompleted:
     hold_time: int
     talk_time: int
     reason: str
+    at: float = 0.0  # epoch seconds; 0: when the listener received it
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +147,15 @@ class AgentRingNoAnswer:
     extension: str
     call_id: str
     ring_time_ms: int
+    leg: str = ""  # the ringing channel's id (Asterisk DestUniqueid), when the PBX gives one
+    at: float = 0.0  # epoch seconds; 0: when the listener received it
 
 
 @dataclass(frozen=True, slots=True)
 class CdrRecorded:
-    call_id: str
+    """One channel's call detail record: Asterisk's `Cdr` (cdr_manager) or FreeSWITCH's CHANNEL_HANGUP_COMPLETE."""
+
+    call_id: str  # Asterisk UniqueID, FreeSWITCH Unique-ID
     source: str
     destination: str
     destination_context: str
@@ -138,13 +163,15 @@ class CdrRecorded:
     channel: str
     destination_channel: str
     last_application: str
-    start: str
-    answer: str
-    end: str
+    start: float  # epoch seconds
+    answer: float  # 0: never answered
+    end: float
     duration: int
     billable_seconds: int
     disposition: str  # one of CDR_DISPOSITIONS
-    account_code: str
+    account_code: str = ""
+    hangup_cause: str = ""  # FreeSWITCH's own word (NORMAL_CLEARING, USER_BUSY…); Asterisk's CDR has none
+    internal: bool = False  # a leg inside the PBX (the second half of a Local/loopback channel, an agent leg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +199,7 @@ class MemberQueueStart:
     call_id: str
     caller_number: str
     caller_name: str
+    at: float = 0.0  # epoch seconds; 0: when the listener received it
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +211,7 @@ class MemberQueueEnd:
     extension: str
     joined: int
     left: int
+    at: float = 0.0  # epoch seconds; 0: when the listener received it
 
 
 Event = (
@@ -194,6 +223,7 @@ Event = (
     | CallerJoined
     | CallerLeft
     | CallerAbandoned
+    | QueueExit
     | AgentCalled
     | AgentConnected
     | AgentCompleted

@@ -238,6 +238,48 @@ def _ring_ms(h: dict) -> int:
     return max(now_us // 1000 - called * 1000, 0) if called and now_us else 0
 
 
+def _at(h: dict) -> float:
+    return _int(h.get("Event-Date-Timestamp")) / 1_000_000
+
+
+# Hangup causes (Q.850 names) as the standard CDR dispositions read them; an answered channel is ANSWERED.
+_DISPOSITIONS = {
+    "USER_BUSY": "BUSY",
+    "NO_ANSWER": "NO ANSWER",
+    "NO_USER_RESPONSE": "NO ANSWER",
+    "ORIGINATOR_CANCEL": "NO ANSWER",
+    "NORMAL_CIRCUIT_CONGESTION": "CONGESTION",
+    "SWITCH_CONGESTION": "CONGESTION",
+}
+
+
+def _cdr(h: dict) -> ev.Event:
+    answer = _int(h.get("variable_answer_epoch"))
+    cause = h.get("Hangup-Cause", "")
+    channel = h.get("Channel-Name", "")
+    name, number = h.get("Caller-Caller-ID-Name", ""), h.get("Caller-Caller-ID-Number", "")
+    return ev.CdrRecorded(
+        call_id=h.get("Unique-ID", ""),
+        source=number,
+        destination=h.get("Caller-Destination-Number", ""),
+        destination_context=h.get("Caller-Context", ""),
+        caller_id=f'"{name}" <{number}>' if name else number,
+        channel=channel,
+        destination_channel=h.get("Other-Leg-Channel-Name", ""),
+        last_application=h.get("variable_last_app", ""),
+        start=_int(h.get("variable_start_epoch")),
+        answer=answer,
+        end=_int(h.get("variable_end_epoch")),
+        duration=_int(h.get("variable_duration")),
+        billable_seconds=_int(h.get("variable_billsec")),
+        disposition="ANSWERED" if answer else _DISPOSITIONS.get(cause, "FAILED"),
+        account_code=h.get("variable_accountcode", ""),
+        hangup_cause=cause,
+        # mod_callcenter's legs to agents, and the far half of a loopback channel, stay inside the PBX.
+        internal=h.get("variable_cc_side") == "agent" or (channel.startswith("loopback/") and channel.endswith("-b")),
+    )
+
+
 _CC: dict[str, Callable[[dict], ev.Event | None]] = {
     "agent-status-change": lambda h: ev.AgentStatusChanged(
         _ext(h), h.get("CC-Agent-Status", ""), h.get("CC-Agent-Status") == "On Break"
@@ -253,6 +295,7 @@ _CC: dict[str, Callable[[dict], ev.Event | None]] = {
         h.get("CC-Member-Session-UUID", ""),
         h.get("CC-Member-CID-Number", ""),
         h.get("CC-Member-CID-Name", ""),
+        at=_at(h),
     ),
     "member-queue-end": lambda h: ev.MemberQueueEnd(
         _queue(h),
@@ -262,14 +305,16 @@ _CC: dict[str, Callable[[dict], ev.Event | None]] = {
         _ext(h),
         _int(h.get("CC-Member-Joined-Time")),
         _int(h.get("CC-Member-Leaving-Time")),
+        at=_at(h),
     ),
-    "agent-offering": lambda h: ev.AgentCalled(_queue(h), _ext(h), h.get("CC-Member-Session-UUID", "")),
+    "agent-offering": lambda h: ev.AgentCalled(_queue(h), _ext(h), h.get("CC-Member-Session-UUID", ""), at=_at(h)),
     "bridge-agent-start": lambda h: ev.AgentConnected(
         _queue(h),
         _ext(h),
         h.get("CC-Member-Session-UUID", ""),
         _secs(h, "CC-Agent-Answered-Time", "CC-Member-Joined-Time"),
         _secs(h, "CC-Agent-Answered-Time", "CC-Agent-Called-Time"),
+        at=_at(h),
     ),
     "bridge-agent-end": lambda h: ev.AgentCompleted(
         _queue(h),
@@ -278,21 +323,29 @@ _CC: dict[str, Callable[[dict], ev.Event | None]] = {
         _secs(h, "CC-Agent-Answered-Time", "CC-Member-Joined-Time"),
         _secs(h, "CC-Bridge-Terminated-Time", "CC-Agent-Answered-Time"),
         h.get("CC-Hangup-Cause", ""),
+        at=_at(h),
     ),
     "bridge-agent-fail": lambda h: ev.AgentRingNoAnswer(
-        _queue(h), _ext(h), h.get("CC-Member-Session-UUID", ""), _ring_ms(h)
+        _queue(h), _ext(h), h.get("CC-Member-Session-UUID", ""), _ring_ms(h), at=_at(h)
     ),
 }
 
+HANGUP_COMPLETE = "Event-Name: CHANNEL_HANGUP_COMPLETE\n"
+# What the listener subscribes to: mod_callcenter's events, and each channel's end for its CDR.
+EVENT_SUBSCRIPTION = "event plain CUSTOM callcenter::info CHANNEL_HANGUP_COMPLETE"
+
 
 def esl_event(body: str) -> ev.Event | None:
-    """Normalize one `text/event-plain` body from mod_callcenter; anything else is None.
+    """Normalize one `text/event-plain` body (mod_callcenter's events, CHANNEL_HANGUP_COMPLETE); anything else is None.
 
     The CC-Action is looked up before the body is parsed, so chatter
     (members-count, agent-*-get…) costs one substring search.
     """
     start = body.find("\nCC-Action: ")
     if start < 0:
+        if HANGUP_COMPLETE in body:
+            headers = parse_event_body(body)
+            return _cdr(headers) if headers.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE" else None
         return None
     end = body.find("\n", start + 12)
     if body[start + 12 : end if end > 0 else None] not in _CC:

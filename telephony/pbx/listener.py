@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+from dataclasses import replace
 
 from asgiref.sync import sync_to_async
 from celery.utils.imports import symbol_by_name
@@ -29,7 +31,7 @@ from telephony.models import ConnectionState, PbxKind
 from telephony.pbx import events as ev
 from telephony.pbx.asterisk import ami_event, ami_manager, ami_snapshot
 from telephony.pbx.base import PbxError
-from telephony.pbx.freeswitch import EslConnection, esl_event, esl_snapshot
+from telephony.pbx.freeswitch import EVENT_SUBSCRIPTION, EslConnection, esl_event, esl_snapshot
 from telephony.selectors import pbxs_enabled
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ class Stream:
     def take(self, event: ev.Event | None) -> None:
         if event is None:
             return
+        if getattr(event, "at", None) == 0.0:  # a call event without its own time: it happened now
+            event = replace(event, at=time.time())
         if self.live:
             self.queue.put_nowait(event)
         else:
@@ -143,7 +147,7 @@ class Stream:
         conn = EslConnection(on_event=lambda body: self.take(esl_event(body)))
         try:  # open inside: a stream stopped during the login still closes its socket
             await conn.open(self.pbx.host, self.pbx.port, self.pbx.secret)
-            reply = await conn.command("event plain CUSTOM callcenter::info")
+            reply = await conn.command(EVENT_SUBSCRIPTION)
             if not reply.startswith("+OK"):
                 raise PbxError(f"ESL refused the event subscription: {reply}", retryable=True)
             await self._resynced(await esl_snapshot(conn, self.pbx.domain))
@@ -163,7 +167,7 @@ class Stream:
                 raise PbxError(f"no answer to ping, connection dropped ({exc.message})", retryable=True) from exc
 
     async def _write(self) -> None:
-        apply = sync_to_async(services.pbx_apply_events)
+        apply = sync_to_async(_apply)
         while True:
             batch = [await self.queue.get()]
             while not self.queue.empty():
@@ -173,6 +177,16 @@ class Stream:
             except Exception:
                 log.exception("PBX %s: could not apply %d events", self.pbx.name, len(batch))
             self.applied += len(batch)
+
+
+def _apply(*, pbx_id: int, events: list[ev.Event]) -> None:
+    """One batch: the agents' and members' state, then the calls it tells of (for reports and the wallboard)."""
+    from reporting.services import calls_record
+
+    try:
+        services.pbx_apply_events(pbx_id=pbx_id, events=events)
+    finally:
+        calls_record(pbx_id=pbx_id, events=events)
 
 
 async def _drained() -> None:

@@ -325,6 +325,7 @@ class EslSession:
         self.authenticated = False
         self.callcenter_events = False
         self.background_events = False
+        self.hangup_events = False
 
     def reply(self, text: str, *extra: str) -> None:
         lines = ["Content-Type: command/reply", f"Reply-Text: {text}", *extra]
@@ -379,6 +380,7 @@ class EslSession:
             names = rest.split()[1:]
             self.callcenter_events = "ALL" in names or ("CUSTOM" in names and "callcenter::info" in names)
             self.background_events = "ALL" in names or "BACKGROUND_JOB" in names
+            self.hangup_events = "ALL" in names or "CHANNEL_HANGUP_COMPLETE" in names
             self.reply("+OK event listener enabled plain")
         else:
             self.reply("-ERR command not found")

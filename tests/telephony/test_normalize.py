@@ -219,4 +219,4 @@ def test_bridge_agent_fail_reports_the_ring_time():
         "CC-Queue: support%40default\nCC-Action: bridge-agent-fail\nCC-Agent: 1040%40default\n"
         "CC-Agent-Called-Time: 1795239290\nCC-Member-Session-UUID: abc\n\n"
     )
-    assert esl_event(body) == ev.AgentRingNoAnswer("support", "1040", "abc", 10500)
+    assert esl_event(body) == ev.AgentRingNoAnswer("support", "1040", "abc", 10500, at=1795239300.5)
