@@ -245,6 +245,14 @@ TIME_ZONE = env.str("MAYDAY_TIME_ZONE", default="Africa/Nairobi")
 USE_I18N = True
 USE_TZ = True
 
+# Reports: the weekday "this week" starts on (it never starts before the first of the month), and the wait in
+# seconds under which an abandoned call is a short abandon, shown apart and left out of the abandon rate.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MAYDAY_WEEK_STARTS = env.str("MAYDAY_WEEK_STARTS", default="monday").lower()
+if MAYDAY_WEEK_STARTS not in WEEKDAYS:
+    raise ImproperlyConfigured(f"MAYDAY_WEEK_STARTS must be a weekday name ({', '.join(WEEKDAYS)}).")
+MAYDAY_SHORT_ABANDON_SECONDS = env.int("MAYDAY_SHORT_ABANDON_SECONDS", default=0)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
