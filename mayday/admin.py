@@ -14,6 +14,7 @@ from mayday.signin import address_refusal
 SECTIONS = [
     ("Agents and breaks", ["agents.Agent", "agents.PauseReason", "agents.ClientSession", "agents.AgentStatusEvent"]),
     ("Phone system", ["telephony.PbxServer", "telephony.Queue", "telephony.QueueMembership", "telephony.Did"]),
+    ("Calls", ["reporting.QueueCall", "reporting.Cdr"]),
     (
         "Logins and roles",
         ["auth.User", "auth.Group", "knox.AuthToken", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog"],

@@ -135,7 +135,7 @@ class ObservedMembershipInline(PhoneWords, admin.TabularInline):
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
-    list_display = ["name", "pbx", "strategy", "service_level_seconds", "on_logout", "member_count"]
+    list_display = ["name", "pbx", "strategy", "service_level_seconds", "wrap_up_seconds", "on_logout", "member_count"]
     list_select_related = ["pbx"]
     list_filter = ["pbx", "strategy"]
     search_fields = ["name"]
