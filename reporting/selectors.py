@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, Count, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import TruncDay, TruncHour, TruncMonth
 from django.utils import timezone
 
@@ -20,6 +20,8 @@ from reporting.models import AttemptResult, CallAttempt, Outcome, QueueCall
 from reporting.periods import period
 from telephony.models import Queue, QueueMembership
 
+# The threshold for calls on queues Mayday does not know (a Queue's own default).
+DEFAULT_SL = Queue._meta.get_field("service_level_seconds").default
 # A caller "waiting" for longer than this has surely gone: an event was lost. Not counted as waiting now.
 STALE_WAIT = timedelta(hours=4)
 COUNTS = (
@@ -38,8 +40,10 @@ COUNTS = (
 )
 
 
-def _counts(short: int) -> dict:
-    within = Q(wait_seconds__lte=F("queue__service_level_seconds"))
+def _counts(short: int, thresholds: dict[int, int]) -> dict:
+    # Each queue's service-level threshold, written into the query: no join to the queues for every call.
+    threshold = Case(*(When(queue_id=pk, then=Value(s)) for pk, s in thresholds.items()), default=Value(DEFAULT_SL))
+    within = Q(wait_seconds__lte=threshold)
     answered = Q(outcome=Outcome.ANSWERED)
     abandoned = Q(outcome=Outcome.ABANDONED, wait_seconds__gte=short)
     return {
@@ -95,7 +99,9 @@ def queue_figures(*, start: datetime, end: datetime, queue_ids: Iterable[int] | 
     if queue_ids is not None:
         queue_ids = list(queue_ids)
         calls, queues = calls.filter(queue_id__in=queue_ids), queues.filter(pk__in=queue_ids)
-    counted = {row.pop("queue_id"): row for row in calls.order_by().values("queue_id").annotate(**_counts(short))}
+    queues = list(queues)
+    counts = _counts(short, {q.pk: q.service_level_seconds for q in queues})
+    counted = {row.pop("queue_id"): row for row in calls.order_by().values("queue_id").annotate(**counts)}
     rows = []
     for queue in queues:
         rows.append({"queue": queue, **derived(counted.pop(queue.pk, _empty()), queue.wrap_up_seconds)})
@@ -124,13 +130,16 @@ def queue_buckets(*, start: datetime, end: datetime, by: str, queue_ids: Iterabl
     """Figures per local hour, day or month of [start, end), every bucket present (empty ones as zeros)."""
     tz = timezone.get_current_timezone()
     calls = QueueCall.objects.filter(entered_at__gte=start, entered_at__lt=end)
+    queues = Queue.objects.all()
     if queue_ids is not None:
-        calls = calls.filter(queue_id__in=list(queue_ids))
+        queue_ids = list(queue_ids)
+        calls, queues = calls.filter(queue_id__in=queue_ids), queues.filter(pk__in=queue_ids)
+    thresholds = dict(queues.values_list("pk", "service_level_seconds"))
     rows = (
         calls.order_by()
         .annotate(bucket=TRUNC[by]("entered_at", tzinfo=tz))
         .values("bucket")
-        .annotate(**_counts(settings.MAYDAY_SHORT_ABANDON_SECONDS))
+        .annotate(**_counts(settings.MAYDAY_SHORT_ABANDON_SECONDS, thresholds))
     )
     found = {timezone.localtime(row.pop("bucket"), tz).replace(tzinfo=None): row for row in rows}
     out = []
