@@ -14,6 +14,7 @@ from django.utils.http import is_same_domain
 
 from agents.consumers import StatusConsumer
 from mayday.tokens import token_user
+from reporting.consumers import WallboardConsumer
 
 
 @database_sync_to_async
@@ -85,4 +86,7 @@ class OriginCheck:
         return await self.app(scope, receive, send)
 
 
-websocket_urlpatterns = [path("ws/status/", StatusConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/status/", StatusConsumer.as_asgi()),
+    path("ws/wallboard/", WallboardConsumer.as_asgi()),
+]

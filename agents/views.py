@@ -8,11 +8,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agents import services
 from agents.models import LABELS, Agent, Availability, StatusSource
 from agents.selectors import agent_for_user, agent_status, default_pause_reason, pause_reasons, status_documents
+from reporting.charts import shown
+from reporting.periods import period
+from reporting.selectors import agent_figures
 from telephony.selectors import queue_choices
 
 
@@ -28,10 +32,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return render(request, "agents/no_agent.html", status=403)
     doc = agent_status(agent_id=agent.pk)
     chosen = doc["pause_reason"] or request.session.get("last_reason") or getattr(default_pause_reason(), "name", "")
+    today = period("today")
+    (figures,) = agent_figures(start=today.start, end=today.end, agents=Agent.objects.filter(pk=agent.pk))
     return render(
         request,
         "agents/dashboard.html",
-        {"agent": agent, "doc": doc, "reasons": pause_reasons(), "chosen_reason": chosen, **_page_context()},
+        {
+            "agent": agent,
+            "doc": doc,
+            "reasons": pause_reasons(),
+            "chosen_reason": chosen,
+            "today": shown(figures),
+            "as_of": timezone.localtime(),
+            **_page_context(),
+        },
     )
 
 

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from agents.api import AgentViewSet, SessionViewSet
 from mayday.auth_api import ObtainToken, TokenViewSet
+from reporting.api import AgentReport, CallReport, QueueReport
 from telephony.api import DidViewSet, QueueViewSet
 
 router = DefaultRouter()
@@ -17,6 +18,9 @@ router.register("auth/tokens", TokenViewSet, basename="token")
 
 urlpatterns = [
     path("auth/token/", ObtainToken.as_view(), name="api-token"),
+    path("reports/queues/", QueueReport.as_view(), name="report-queues"),
+    path("reports/agents/", AgentReport.as_view(), name="report-agents"),
+    path("reports/calls/", CallReport.as_view(), name="report-calls"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the Content-Security-Policy allows no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

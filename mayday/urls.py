@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/", include("mayday.api_urls")),
     path("Set-Agent-Status", LegacySetAgentStatus.as_view(), name="legacy-set-agent-status"),
     path("", include("agents.urls")),
+    path("", include("reporting.urls")),
 ]

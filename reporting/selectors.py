@@ -45,12 +45,13 @@ def _counts(short: int, thresholds: dict[int, int]) -> dict:
     threshold = Case(*(When(queue_id=pk, then=Value(s)) for pk, s in thresholds.items()), default=Value(DEFAULT_SL))
     within = Q(wait_seconds__lte=threshold)
     answered = Q(outcome=Outcome.ANSWERED)
-    abandoned = Q(outcome=Outcome.ABANDONED, wait_seconds__gte=short)
+    quick = Q(outcome=Outcome.ABANDONED, wait_seconds__lt=short)
+    abandoned = Q(outcome=Outcome.ABANDONED) & (Q(wait_seconds__gte=short) | Q(wait_seconds__isnull=True))
     return {
         "offered": Count("pk"),
         "answered": Count("pk", filter=answered),
         "abandoned": Count("pk", filter=abandoned),
-        "short_abandoned": Count("pk", filter=Q(outcome=Outcome.ABANDONED, wait_seconds__lt=short)),
+        "short_abandoned": Count("pk", filter=quick),
         "timed_out": Count("pk", filter=Q(outcome=Outcome.TIMED_OUT)),
         "exited": Count("pk", filter=Q(outcome=Outcome.EXITED)),
         "waiting": Count("pk", filter=Q(outcome=Outcome.WAITING)),
@@ -218,7 +219,7 @@ def _time_in(agent: Agent, events: list[AgentStatusEvent], start: datetime, stop
         state = agent.state_at_start or events[0].from_availability
     else:
         state = agent.state_at_start or agent.availability
-    since = start
+    since = max(start, agent.created_at)  # nothing is counted before the agent existed
     for e in events:
         seconds[state] += max((e.created_at - since).total_seconds(), 0)
         state, since = e.to_availability, e.created_at
@@ -262,7 +263,7 @@ def wallboard(*, queue_ids: Iterable[int] | None = None, now: datetime | None = 
         agent__availability__in=[Availability.AVAILABLE, Availability.ON_BREAK]
     ):
         seen = members.setdefault(m.queue_id, {"available": 0, "on_break": 0, "on_call": 0})
-        if m.in_call or m.agent.pbx_state == "In a queue call":
+        if m.in_call:
             seen["on_call"] += 1
         elif m.agent.availability == Availability.AVAILABLE:
             seen["available"] += 1

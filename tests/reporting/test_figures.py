@@ -170,6 +170,10 @@ def test_agent_time_in_each_status_and_calls(db):
     agent = AgentFactory(pbx=pbx, extension="1005")
     day = period("custom", first=date(2026, 11, 21), last=date(2026, 11, 21))
     local = timezone.get_current_timezone()
+    (row,) = agent_figures(start=day.start, end=day.end)
+    assert sum(row[f"{a}_seconds"] for a in Availability.values) == 0  # the agent did not exist yet
+    agent.created_at = datetime(2026, 1, 1, tzinfo=UTC)
+    agent.save(update_fields=["created_at"])
 
     def status(hour, minute, frm, to):
         AgentStatusEvent.objects.create(

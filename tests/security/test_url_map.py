@@ -44,6 +44,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.test import Client, RequestFactory, override_settings
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 from django.utils.regex_helper import normalize
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -52,6 +53,7 @@ from rest_framework.views import APIView
 from agents import services
 from agents.models import Agent, AgentStatusEvent, PauseReason, StatusSource
 from mayday.admin import WRITE_ONLY_FIELDS
+from reporting.models import CallAttempt, Cdr, Outcome, QueueCall
 from telephony.models import PbxServer, Queue
 from tests.factories import (
     PASSWORD,
@@ -220,6 +222,14 @@ API_WRITES = {
 }
 BODY_TARGETED = {"legacy-set-agent-status"}  # the agent written to is named in the body, not the path
 
+# Plausible queries of API reads, by URL name; such routes are read with and without theirs. The reports are asked
+# about agent 1006 and their queue: supervisors get them, agent 1005 and outsiders are refused.
+API_QUERIES = {
+    "report-queues": lambda w, t: {"period": "today", "queue": [w.own.queue.pk, w.other.queue.pk]},
+    "report-agents": lambda w, t: {"agent": w.other.agent.pk},
+    "report-calls": lambda w, t: {"agent": w.other.agent.pk, "queue": w.other.queue.pk, "format": "csv"},
+}
+
 # Plausible POST bodies and GET queries of pages, by URL name; a ModelAdmin's pages get theirs from `_admin_body`.
 PAGE_QUERIES = {
     "admin:autocomplete": lambda w, t: {
@@ -287,8 +297,10 @@ class Case:
 
 
 def _has_plausible(route: Route, method: str) -> bool:
+    if route.kind == "api" and method == "GET":
+        return route.name in API_QUERIES
     if route.kind == "api":
-        return method != "GET" and getattr(API_WRITES.get(route.name), "body", None) is not None
+        return getattr(API_WRITES.get(route.name), "body", None) is not None
     if route.page in ("changelist", "add", "change", "delete", "password_change"):
         return method == "POST"
     return route.name in (PAGE_QUERIES if method == "GET" else PAGE_BODIES)
@@ -300,6 +312,7 @@ def _all_cases() -> list[Case]:
         for method in route.methods:
             if method == "GET":
                 bodies = ["query" if _has_plausible(route, method) else "-"]
+                bodies = ["-", *bodies] if route.name in API_QUERIES else bodies
             else:
                 bodies = ["empty", "plausible"] if _has_plausible(route, method) else ["empty"]
             for body in bodies:
@@ -358,6 +371,22 @@ def _build_world() -> SimpleNamespace:
             session=services.session_open(agent=agent, client_type="webrtc", ip="192.0.2.7"),
             api_token=AuthToken.objects.create(user=agent.user)[0],
         )
+    for side in sides.values():  # a call each agent answered today, in their queue: something to report
+        call = QueueCall.objects.create(
+            pbx=pbx,
+            queue=side.queue,
+            queue_name=side.queue.name,
+            call_id=f"url-map-{side.agent.extension}",
+            entered_at=timezone.now(),
+            outcome=Outcome.ANSWERED,
+            wait_seconds=4,
+            agent=side.agent,
+            agent_extension=side.agent.extension,
+            talk_seconds=30,
+        )
+        CallAttempt.objects.create(
+            call=call, agent=side.agent, agent_extension=side.agent.extension, offered_at=call.entered_at
+        )
     access = {"user_agent": "url-map", "ip_address": "192.0.2.7", "username": "zora-elsewhere", "http_accept": "*/*"}
     objects = {
         "auth.user": other.user,
@@ -373,6 +402,10 @@ def _build_world() -> SimpleNamespace:
         "telephony.queue": sides["other"].queue,
         "telephony.queuemembership": sides["other"].membership,
         "telephony.did": DidFactory(),
+        "reporting.queuecall": QueueCall.objects.get(call_id="url-map-1006"),
+        "reporting.cdr": Cdr.objects.create(
+            pbx=pbx, call_id="url-map-1006", start=timezone.now(), disposition="ANSWERED", source="0700000001"
+        ),
         "axes.accessattempt": AccessAttempt.objects.create(
             **access, path_info="/accounts/login/", get_data="", post_data="", failures_since_start=1
         ),
@@ -538,6 +571,8 @@ def _body(world, case: Case, url: str) -> dict:
     if case.body in ("-", "empty"):
         return {}
     target = getattr(world, case.variant)
+    if case.route.kind == "api" and case.method == "GET":
+        return API_QUERIES[case.route.name](world, target)
     if case.route.kind == "api":
         return API_WRITES[case.route.name].body(world, target)
     if case.route.model_admin is not None:
