@@ -188,6 +188,8 @@ def _apply(batch: _Batch, e) -> None:
         call.outcome, call.exit_reason = Outcome.ANSWERED, ""
         call.answered_at = call.answered_at or _time(e.at)
         call.wait_seconds, call.ring_seconds = e.hold_time, e.ring_time
+        if call.talk_seconds is None:  # on the phone now: a leave just before the connect did not end it
+            call.ended_at = None
         batch.set_agent(call, e.extension)
     elif t is ev.AgentCompleted:
         call.outcome, call.exit_reason = Outcome.ANSWERED, ""

@@ -273,7 +273,8 @@ def _uniqueid_epoch(uniqueid: str) -> int | None:
 
 def _cdr_times(f: Mapping) -> tuple[float, float, float]:
     """(start, answer, end) as epochs. cdr_manager writes the PBX's local wall time with no zone; the uniqueid
-    says when the channel was created, so the difference, to the quarter hour, is the PBX's UTC offset."""
+    says when the channel was created, at or before the record starts, so the difference rounded down to the
+    quarter hour is the PBX's UTC offset (exact for records that start within 15 minutes of their channel)."""
     stamps = []
     for key in ("StartTime", "AnswerTime", "EndTime"):
         try:
@@ -283,7 +284,7 @@ def _cdr_times(f: Mapping) -> tuple[float, float, float]:
         else:
             stamps.append(naive.replace(tzinfo=UTC).timestamp())
     created = _uniqueid_epoch(f.get("UniqueID", ""))
-    offset = round((stamps[0] - created) / 900) * 900 if created and stamps[0] else 0
+    offset = (stamps[0] - created) // 900 * 900 if created and stamps[0] else 0
     return tuple(stamp - offset if stamp else 0.0 for stamp in stamps)
 
 

@@ -341,8 +341,9 @@ def esl_event(body: str) -> ev.Event | None:
     The CC-Action is looked up before the body is parsed, so chatter
     (members-count, agent-*-get…) costs one substring search.
     """
-    start = body.find("\nCC-Action: ")
-    if start < 0:
+    first_line = body.startswith("CC-Action: ")
+    start = -1 if first_line else body.find("\nCC-Action: ")  # the index of the newline before it
+    if start < 0 and not first_line:
         if HANGUP_COMPLETE in body:
             headers = parse_event_body(body)
             return _cdr(headers) if headers.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE" else None

@@ -6,16 +6,28 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 
 from telephony.simulator.ami import AmiServer, Caller, Member
-from telephony.simulator.esl import EslServer
+from telephony.simulator.esl import CcCall, EslServer, Leg
 
 
-def _channel(prefix: str, channel: str, uniqueid: str, number: str, name: str, context: str, exten: str) -> list:
+def _channel(
+    prefix: str,
+    channel: str,
+    uniqueid: str,
+    number: str,
+    name: str,
+    context: str,
+    exten: str,
+    *,
+    linkedid: str = "",
+    up: bool = True,
+) -> list:
     return [
         (f"{prefix}Channel", channel),
-        (f"{prefix}ChannelState", "6"),
-        (f"{prefix}ChannelStateDesc", "Up"),
+        (f"{prefix}ChannelState", "6" if up else "0"),
+        (f"{prefix}ChannelStateDesc", "Up" if up else "Down"),
         (f"{prefix}CallerIDNum", number),
         (f"{prefix}CallerIDName", name),
         (f"{prefix}ConnectedLineNum", number),
@@ -26,7 +38,7 @@ def _channel(prefix: str, channel: str, uniqueid: str, number: str, name: str, c
         (f"{prefix}Exten", exten),
         (f"{prefix}Priority", "2" if not prefix else "1"),
         (f"{prefix}Uniqueid", uniqueid),
-        (f"{prefix}Linkedid", uniqueid),
+        (f"{prefix}Linkedid", linkedid or uniqueid),
     ]
 
 
@@ -43,9 +55,11 @@ class Activity:
         ring: float = 1.0,
         talk: tuple[float, float] = (3.0, 12.0),
         patience: tuple[float, float] = (2.0, 20.0),
+        no_answer: float = 0.15,
     ):
         self.ami, self.esl = ami, esl
         self.rate, self.ring, self.talk, self.patience = rate, ring, talk, patience
+        self.no_answer = no_answer  # the chance that a free member's phone rings unanswered
         self.rng = random.Random(seed)
         self.tasks: set[asyncio.Task] = set()
         ami.caller_entered = lambda queue, uniqueid: self._spawn(self.ami_call(queue, uniqueid))
@@ -92,7 +106,7 @@ class Activity:
             return
         uniqueid = uniqueid or ami.uniqueid()
         number = f"07{rng.randint(10_000_000, 99_999_999)}"
-        caller = Caller(f"Local/s@caller-{uniqueid.replace('.', '')};1", uniqueid, number, "Customer")
+        caller = Caller(f"{ami.local_channel('s', 'caller')};1", uniqueid, number, "Customer")
         state.callers.append(caller)
         chan = _channel("", caller.channel, uniqueid, number, caller.name, "from-pstn", queue)
         ami.emit(
@@ -121,7 +135,10 @@ class Activity:
         state.callers.remove(caller)
         if abandon:
             state.abandoned += 1
-            ami_hold = str(int(time.time() - caller.joined))
+            now = time.time()
+            # The queue had answered the caller: an ANSWERED Cdr ending in Queue, then the abandon (abandoned-call.ami).
+            self._caller_cdr(queue, caller, "", now)
+            ami_hold = str(int(now - caller.joined))
             self.ami.emit(
                 "QueueCallerAbandon",
                 "agent,all",
@@ -139,24 +156,49 @@ class Activity:
             [*chan, ("Queue", queue), ("Position", str(position)), ("Count", str(len(state.callers)))],
         )
 
-    async def _ring_and_talk(self, queue: str, state, caller: Caller, chan: list, member: Member) -> bool:
-        ami = self.ami
-        dest_id = ami.uniqueid()
-        dest = _channel(
-            "Dest",
-            f"{member.interface}-{dest_id.replace('.', '')};1",
-            dest_id,
-            caller.number,
-            caller.name,
-            "agents",
-            queue,
+    def _caller_cdr(self, queue: str, caller: Caller, dest_channel: str, end: float) -> None:
+        self.ami.emit_cdr(
+            uniqueid=caller.uniqueid,
+            source=caller.number,
+            caller_id=f'"{caller.name}" <{caller.number}>',
+            destination=queue,
+            context="from-pstn",
+            channel=caller.channel,
+            dest_channel=dest_channel,
+            application="Queue",
+            data=queue,
+            start=caller.joined,
+            answer=caller.joined,
+            end=end,
         )
+
+    async def _ring_and_talk(self, queue: str, state, caller: Caller, chan: list, member: Member) -> bool:
+        """Ring the member's phone, a Local channel as on the recorded PBX (`Local/1005@agent-phones-0000000d;1`)."""
+        ami = self.ami
+        extension = member.interface.partition("/")[2].partition("@")[0]
+        local, dest_id, leg_id = ami.local_channel(extension, "agent-phones"), ami.uniqueid(), ami.uniqueid()
+        called = time.time()
+
+        def dest(up: bool) -> list:
+            return _channel(
+                "Dest",
+                f"{local};1",
+                dest_id,
+                caller.number,
+                caller.name,
+                "agent-phones",
+                queue,
+                linkedid=caller.uniqueid,
+                up=up,
+            )
+
         who = [("Queue", queue), ("Interface", member.interface), ("MemberName", member.name)]
-        ami.emit("AgentCalled", "agent,all", [*chan, *dest, *who])
+        ami.emit("AgentCalled", "agent,all", [*chan, *dest(False), *who])
         ami.set_status(queue, member, 6)
         await asyncio.sleep(self.ring)
-        if member.paused or member.interface not in state.members or self.rng.random() < 0.15:
-            ami.emit("AgentRingNoAnswer", "agent,all", [*chan, *dest, *who, ("RingTime", str(int(self.ring * 1000)))])
+        if member.paused or member.interface not in state.members or self.rng.random() < self.no_answer:
+            ring_ms = str(int(self.ring * 1000))
+            ami.emit("AgentRingNoAnswer", "agent,all", [*chan, *dest(False), *who, ("RingTime", ring_ms)])
             ami.set_status(queue, member, 1)
             return False
         hold = int(time.time() - caller.joined)
@@ -164,14 +206,30 @@ class Activity:
         ami.emit(
             "AgentConnect",
             "agent,all",
-            [*chan, *dest, *who, ("HoldTime", str(hold)), ("RingTime", str(int(self.ring)))],
+            [*chan, *dest(True), *who, ("HoldTime", str(hold)), ("RingTime", str(int(self.ring)))],
         )
         ami.set_status(queue, member, 2, in_call=True)
         start = time.time()
         await asyncio.sleep(self.rng.uniform(*self.talk))
-        talk = int(time.time() - start)
+        end = time.time()
+        talk = int(end - start)
+        # The phone's half of the Local channel ends first, with a Cdr of its own: a leg inside the PBX.
+        ami.emit_cdr(
+            uniqueid=leg_id,
+            source=caller.number,
+            caller_id=f'"{caller.name}" <{caller.number}>',
+            destination=extension,
+            context="agent-phones",
+            channel=f"{local};2",
+            dest_channel="",
+            application="Hangup",
+            data="",
+            start=called,
+            answer=start,
+            end=end,
+        )
         member.calls_taken += 1
-        member.last_call = int(time.time())
+        member.last_call = int(end)
         state.completed += 1
         ami.set_status(queue, member, 1, in_call=False)
         ami.emit(
@@ -179,52 +237,37 @@ class Activity:
             "agent,all",
             [
                 *chan,
-                *dest,
+                *dest(True),
                 *who,
                 ("HoldTime", str(hold)),
                 ("TalkTime", str(talk)),
                 ("Reason", self.rng.choice(["agent", "caller"])),
             ],
         )
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start))
-        ami.emit(
-            "Cdr",
-            "cdr,all",
-            [
-                ("AccountCode", ""),
-                ("Source", caller.number),
-                ("Destination", queue),
-                ("DestinationContext", "from-pstn"),
-                ("CallerID", f'"{caller.name}" <{caller.number}>'),
-                ("Channel", caller.channel),
-                ("DestinationChannel", dest[0][1]),
-                ("LastApplication", "Queue"),
-                ("LastData", queue),
-                ("StartTime", stamp),
-                ("AnswerTime", stamp),
-                ("EndTime", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())),
-                ("Duration", str(hold + talk)),
-                ("BillableSeconds", str(talk)),
-                ("Disposition", "ANSWERED"),
-                ("AMAFlags", "DOCUMENTATION"),
-                ("UniqueID", caller.uniqueid),
-                ("UserField", ""),
-            ],
-        )
+        self._caller_cdr(queue, caller, f"{local};1", end)
         return True
 
     # ---- FreeSWITCH ----------------------------------------------------------------------------
 
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
     async def esl_call(self, queue: str) -> None:
+        """A caller in a mod_callcenter queue on a loopback channel (as recorded, `loopback/9999-a`) whose
+        Unique-ID is the member session UUID; an answering agent's phone is a sofia channel."""
         esl, rng = self.esl, self.rng
-        session = f"{rng.getrandbits(64):016x}-sim"
+        session = self._uuid()
         number = f"07{rng.randint(10_000_000, 99_999_999)}"
-        joined = int(time.time())
+        call = CcCall(queue, self._uuid(), session, "Customer", number)
+        extension = queue.partition("@")[0]
+        caller = Leg("member", session, f"loopback/{extension}-a", "mod_loopback", extension, time.time())
+        caller.answer = caller.start  # mod_callcenter answers the caller on entering the queue
+        joined = int(caller.start)
         member = [
             ("CC-Queue", queue),
-            ("CC-Member-UUID", f"m-{session}"),
+            ("CC-Member-UUID", call.member_uuid),
             ("CC-Member-Session-UUID", session),
-            ("CC-Member-CID-Name", "Customer"),
+            ("CC-Member-CID-Name", call.cid_name),
             ("CC-Member-CID-Number", number),
         ]
         esl.emit([("CC-Queue", queue), ("CC-Action", "member-queue-start"), *member[1:]])
@@ -234,6 +277,9 @@ class Activity:
             free = [a for a in agents if a.status == "Available" and a.state == "Waiting"]
             if free:
                 agent = rng.choice(free)
+                call.agent = agent.name
+                phone = agent.name.partition("@")[0]
+                leg = Leg("agent", self._uuid(), f"sofia/internal/{phone}@127.0.0.1", "mod_sofia", phone, time.time())
                 esl.set_state(agent, "Receiving")
                 esl.emit(
                     [
@@ -245,11 +291,11 @@ class Activity:
                         *member[1:],
                     ]
                 )
-                called = int(time.time())
                 await asyncio.sleep(self.ring)
-                answered = int(time.time())
+                leg.answer = time.time()
+                answered = int(leg.answer)
                 times = [
-                    ("CC-Agent-Called-Time", str(called)),
+                    ("CC-Agent-Called-Time", str(int(leg.start))),
                     ("CC-Agent-Answered-Time", str(answered)),
                     ("CC-Member-Joined-Time", str(joined)),
                 ]
@@ -266,7 +312,8 @@ class Activity:
                 esl.set_state(agent, "In a queue call")
                 agent.last_bridge_start = answered
                 await asyncio.sleep(rng.uniform(*self.talk))
-                ended = int(time.time())
+                leg.end = caller.end = time.time()
+                ended = int(leg.end)
                 agent.calls_answered += 1
                 agent.last_bridge_end = ended
                 agent.talk_time += ended - answered
@@ -295,17 +342,22 @@ class Activity:
                         *member[1:],
                     ]
                 )
+                # As recorded: the agent's channel ends with the bridge, the caller's just after.
+                esl.hangup(leg, call, other=caller)
+                esl.hangup(caller, call, other=leg)
                 esl.set_state(agent, "Waiting")
                 return
             await asyncio.sleep(0.5)
+        caller.end = time.time()
         esl.emit(
             [
                 ("CC-Queue", queue),
                 ("CC-Action", "member-queue-end"),
                 ("CC-Cause", "Cancel"),
                 ("CC-Cancel-Reason", "BREAK_OUT"),
-                ("CC-Member-Leaving-Time", str(int(time.time()))),
+                ("CC-Member-Leaving-Time", str(int(caller.end))),
                 ("CC-Member-Joined-Time", str(joined)),
                 *member[1:],
             ]
         )
+        esl.hangup(caller, call)

@@ -113,6 +113,7 @@ class AmiServer(SessionServer):
         self.actions: list[dict[str, str]] = []  # every action received, for tests and the curious
         self.reset()
         self._ids = itertools.count(1)
+        self._locals = itertools.count(1)
         self.caller_entered = None  # set by the scripted activity: (queue, uniqueid) -> None
         self.frozen = False  # True: accept and read, never answer (a half-open or hung manager)
 
@@ -126,6 +127,10 @@ class AmiServer(SessionServer):
 
     def uniqueid(self) -> str:
         return f"{int(time.time())}.{next(self._ids)}"
+
+    def local_channel(self, exten: str, context: str) -> str:
+        """A Local channel's name without its `;1`/`;2` half, numbered as Asterisk does (`Local/s@caller-0000000c`)."""
+        return f"Local/{exten}@{context}-{next(self._locals):08x}"
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -144,6 +149,53 @@ class AmiServer(SessionServer):
 
     def member_event(self, name: str, queue: str, member: Member) -> None:
         self.emit(name, "agent,all", member.fields(queue))
+
+    def emit_cdr(
+        self,
+        *,
+        uniqueid: str,
+        source: str,
+        caller_id: str,
+        destination: str,
+        context: str,
+        channel: str,
+        dest_channel: str,
+        application: str,
+        data: str,
+        start: float,
+        answer: float,
+        end: float,
+    ) -> None:
+        """One cdr_manager record, fields in Asterisk's order (answered-call.ami). Times are the PBX's wall clock,
+        UTC here; an `answer` of 0 is a channel never answered."""
+
+        def stamp(t: float) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else ""
+
+        self.emit(
+            "Cdr",
+            "cdr,all",
+            [
+                ("AccountCode", ""),
+                ("Source", source),
+                ("Destination", destination),
+                ("DestinationContext", context),
+                ("CallerID", caller_id),
+                ("Channel", channel),
+                ("DestinationChannel", dest_channel),
+                ("LastApplication", application),
+                ("LastData", data),
+                ("StartTime", stamp(start)),
+                ("AnswerTime", stamp(answer)),
+                ("EndTime", stamp(end)),
+                ("Duration", str(int(end - start))),
+                ("BillableSeconds", str(int(end - answer)) if answer else "0"),
+                ("Disposition", "ANSWERED" if answer else "NO ANSWER"),
+                ("AMAFlags", "DOCUMENTATION"),
+                ("UniqueID", uniqueid),
+                ("UserField", ""),
+            ],
+        )
 
     # ---- state changes used by actions and by scripted activity --------------------------------
 

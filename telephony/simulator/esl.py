@@ -91,6 +91,33 @@ class FsAgent:
         )
 
 
+@dataclass
+class CcCall:
+    """A mod_callcenter queue call, as the channel variables of its legs name it."""
+
+    queue: str  # support@default
+    member_uuid: str  # CC-Member-UUID
+    session_uuid: str  # CC-Member-Session-UUID: the member channel's Unique-ID
+    cid_name: str
+    cid_number: str
+    agent: str = ""  # 1039@default, once bridged
+
+
+@dataclass
+class Leg:
+    """One channel of a queue call: the caller (cc_side member) or the agent's phone (cc_side agent)."""
+
+    side: str
+    uuid: str
+    channel: str
+    source: str  # the endpoint module: mod_loopback, mod_sofia
+    destination: str
+    start: float
+    answer: float = 0.0  # 0: never answered
+    end: float = 0.0
+    cause: str = "NORMAL_CLEARING"
+
+
 # `agent set <key>` keys mod_callcenter stores as numbers (through atoi: "abc" is 0).
 NUMBER_KEYS = ("max_no_answer", "wrap_up_time", "reject_delay_time", "busy_delay_time", "no_answer_delay_time")
 AGENT_TYPES = ("callback", "uuid-standby")
@@ -136,14 +163,9 @@ class EslServer(SessionServer):
 
     # ---- events --------------------------------------------------------------------------------
 
-    def event_bytes(
-        self, headers: list[tuple[str, str]], subclass: str = "callcenter::info", function: str = "cc_agent_update"
-    ) -> bytes:
-        self.sequence += 1
-        now = time.time()
-        base = [
-            ("Event-Subclass", subclass),
-            ("Event-Name", "CUSTOM"),
+    def _origin(self, now: float) -> list[tuple[str, str]]:
+        """The headers every event carries after its name: who sent it and when."""
+        return [
             ("Core-UUID", "5e1f5c7e-mayday-simulator"),
             ("FreeSWITCH-Hostname", "sim"),
             ("FreeSWITCH-Switchname", "mayday-sim"),
@@ -152,14 +174,29 @@ class EslServer(SessionServer):
             ("Event-Date-Local", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))),
             ("Event-Date-GMT", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))),
             ("Event-Date-Timestamp", str(int(now * 1_000_000))),
-            ("Event-Calling-File", "mod_callcenter.c"),
-            ("Event-Calling-Function", function),
-            ("Event-Calling-Line-Number", "1043"),
-            ("Event-Sequence", str(self.sequence)),
         ]
-        body = "".join(f"{k}: {url_encode(v)}\n" for k, v in (*base, *headers) if v != "") + "\n"
-        raw = body.encode()
+
+    @staticmethod
+    def _framed(headers: list[tuple[str, str]]) -> bytes:
+        raw = ("".join(f"{k}: {url_encode(v)}\n" for k, v in headers if v != "") + "\n").encode()
         return f"Content-Length: {len(raw)}\nContent-Type: text/event-plain\n\n".encode() + raw
+
+    def event_bytes(
+        self, headers: list[tuple[str, str]], subclass: str = "callcenter::info", function: str = "cc_agent_update"
+    ) -> bytes:
+        self.sequence += 1
+        return self._framed(
+            [
+                ("Event-Subclass", subclass),
+                ("Event-Name", "CUSTOM"),
+                *self._origin(time.time()),
+                ("Event-Calling-File", "mod_callcenter.c"),
+                ("Event-Calling-Function", function),
+                ("Event-Calling-Line-Number", "1043"),
+                ("Event-Sequence", str(self.sequence)),
+                *headers,
+            ]
+        )
 
     def emit(self, headers: list[tuple[str, str]], function: str = "cc_agent_update") -> None:
         data = self.event_bytes(headers, function=function)
@@ -170,6 +207,121 @@ class EslServer(SessionServer):
     def emit_raw(self, data: bytes) -> None:
         for session in self.sessions:
             if session.callcenter_events:
+                session.writer.write(data)
+
+    def hangup_bytes(self, leg: Leg, call: CcCall, other: Leg | None = None) -> bytes:
+        """CHANNEL_HANGUP_COMPLETE of one leg of a queue call: the headers of events-call-channels.esl that a CDR
+        needs, with their recorded names and order (Hangup-Cause twice, as recorded). `other` is the leg it was
+        bridged to, if any."""
+        self.sequence += 1
+        member = leg.side == "member"
+
+        def usec(t: float) -> str:
+            return str(int(t * 1_000_000))
+
+        def stamp(t: float) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
+
+        headers = [
+            ("Event-Name", "CHANNEL_HANGUP_COMPLETE"),
+            *self._origin(time.time()),
+            ("Event-Calling-File", "switch_core_state_machine.c"),
+            ("Event-Calling-Function", "switch_core_session_reporting_state"),
+            ("Event-Calling-Line-Number", "943"),
+            ("Event-Sequence", str(self.sequence)),
+            ("Hangup-Cause", leg.cause),
+            ("Channel-State", "CS_REPORTING"),
+            ("Channel-Call-State", "HANGUP"),
+            ("Channel-State-Number", "11"),
+            ("Channel-Name", leg.channel),
+            ("Unique-ID", leg.uuid),
+            ("Call-Direction", "outbound"),
+            ("Presence-Call-Direction", "outbound"),
+            ("Channel-HIT-Dialplan", "true" if member else "false"),
+            ("Channel-Call-UUID", call.session_uuid),
+            ("Answer-State", "hangup"),
+            ("Hangup-Cause", leg.cause),
+            ("Caller-Direction", "outbound"),
+            ("Caller-Logical-Direction", "inbound" if member else "outbound"),
+            ("Caller-Dialplan", "xml"),
+            ("Caller-Caller-ID-Name", call.cid_name),
+            ("Caller-Caller-ID-Number", call.cid_number),
+            ("Caller-Orig-Caller-ID-Name", call.cid_name),
+            ("Caller-Orig-Caller-ID-Number", call.cid_number),
+            ("Caller-ANI", call.cid_number),
+            ("Caller-Destination-Number", leg.destination),
+            ("Caller-Unique-ID", leg.uuid),
+            ("Caller-Source", leg.source),
+            ("Caller-Context", "default"),
+            ("Caller-Channel-Name", leg.channel),
+            ("Caller-Channel-Created-Time", usec(leg.start)),
+            ("Caller-Channel-Answered-Time", usec(leg.answer)),
+            ("Caller-Channel-Hangup-Time", usec(leg.end)),
+        ]
+        if other is not None:
+            headers += [
+                ("Other-Type", "originatee" if member else "originator"),
+                ("Other-Leg-Direction", "outbound"),
+                ("Other-Leg-Caller-ID-Name", call.cid_name),
+                ("Other-Leg-Caller-ID-Number", call.cid_number),
+                ("Other-Leg-Destination-Number", other.destination),
+                ("Other-Leg-Unique-ID", other.uuid),
+                ("Other-Leg-Source", other.source),
+                ("Other-Leg-Context", "default"),
+                ("Other-Leg-Channel-Name", other.channel),
+            ]
+        headers += [
+            ("variable_direction", "outbound"),
+            ("variable_uuid", leg.uuid),
+            ("variable_channel_name", leg.channel),
+        ]
+        bridged = other.uuid if other is not None else ""
+        if member:
+            headers += [
+                ("variable_call_uuid", leg.uuid),
+                ("variable_current_application", "callcenter"),
+                ("variable_cc_side", "member"),
+                ("variable_cc_member_uuid", call.member_uuid),
+                ("variable_cc_queue_joined_epoch", str(int(leg.start))),
+                ("variable_cc_queue", call.queue),
+                ("variable_cc_agent_uuid", bridged),
+                ("variable_cc_agent_bridged", "true" if bridged else ""),
+                ("variable_cc_agent", call.agent if bridged else ""),
+                ("variable_cc_cause", "answered" if bridged else ""),
+                ("variable_bridge_uuid", bridged),
+            ]
+        else:
+            headers += [
+                ("variable_cc_side", "agent"),
+                ("variable_cc_queue", call.queue),
+                ("variable_cc_agent", call.agent),
+                ("variable_cc_agent_type", "callback"),
+                ("variable_cc_member_uuid", call.member_uuid),
+                ("variable_cc_member_session_uuid", call.session_uuid),
+                ("variable_cc_agent_bridged", "true" if bridged else ""),
+                ("variable_call_uuid", call.session_uuid),
+                ("variable_bridge_uuid", bridged),
+            ]
+        headers += [
+            ("variable_hangup_cause", leg.cause),
+            ("variable_start_stamp", stamp(leg.start)),
+            ("variable_answer_stamp", stamp(leg.answer)),
+            ("variable_end_stamp", stamp(leg.end)),
+            ("variable_start_epoch", str(int(leg.start))),
+            ("variable_answer_epoch", str(int(leg.answer))),
+            ("variable_end_epoch", str(int(leg.end))),
+            ("variable_last_app", "callcenter" if member else ""),
+            ("variable_caller_id", f'"{call.cid_name}" <{call.cid_number}>'),
+            ("variable_duration", str(int(leg.end - leg.start))),
+            ("variable_billsec", str(int(leg.end - leg.answer)) if leg.answer else "0"),
+        ]
+        return self._framed(headers)
+
+    def hangup(self, leg: Leg, call: CcCall, other: Leg | None = None) -> None:
+        """Send a leg's CHANNEL_HANGUP_COMPLETE to the sessions subscribed to it."""
+        data = self.hangup_bytes(leg, call, other)
+        for session in self.sessions:
+            if session.hangup_events:
                 session.writer.write(data)
 
     def set_status(self, agent: FsAgent, status: str) -> None:

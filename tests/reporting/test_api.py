@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +16,7 @@ from django.test import AsyncRequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import force_authenticate
 
+from agents.models import Agent
 from reporting.api import CallReport
 from reporting.models import AttemptResult, CallAttempt, Outcome, QueueCall
 from reporting.periods import period
@@ -56,6 +57,7 @@ def center(pbx):
     before and just after the day."""
     ann = AgentFactory(extension="1005", pbx=pbx, display_name="Ann Able")
     bob = AgentFactory(extension="1006", pbx=pbx, display_name="Bob Baker")
+    Agent.objects.filter(pk__in=[ann.pk, bob.pk]).update(created_at=datetime(2025, 1, 1, tzinfo=UTC))  # long before
     support = QueueFactory(name="support", pbx=pbx, service_level_seconds=20, wrap_up_seconds=5)
     sales = QueueFactory(name="sales", pbx=pbx, service_level_seconds=20)
     first = call(support, 1, Outcome.ANSWERED, 10, agent=ann, talk=100, ring_seconds=3, caller_name="Carol")

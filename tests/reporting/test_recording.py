@@ -239,3 +239,36 @@ def test_freeswitch_cancel_reasons(db):
         "s2": (Outcome.TIMED_OUT, 6),
         "s3": (Outcome.EXITED, 7),
     }
+
+
+def test_a_call_connected_after_the_leave_is_on_the_phone_until_it_completes(asterisk):
+    """Asterisk says QueueCallerLeave just before AgentConnect: between the two the call reads as exited, after
+    the connect it is answered and still going."""
+    pbx, _ = asterisk
+    events = stamped(ami_events("answered-call.ami"))
+    connect = next(i for i, e in enumerate(events) if isinstance(e, ev.AgentConnected))
+    calls_record(pbx_id=pbx.pk, events=events[:connect])
+    assert QueueCall.objects.get().outcome == Outcome.EXITED
+    calls_record(pbx_id=pbx.pk, events=[events[connect]])
+    call = QueueCall.objects.get()
+    assert (call.outcome, call.ended_at, call.talk_seconds, call.agent_extension) == (
+        Outcome.ANSWERED,
+        None,
+        None,
+        "1005",
+    )
+
+
+def test_cdr_times_of_a_pbx_in_another_zone_and_a_record_that_starts_late():
+    """cdr_manager writes local wall time: a PBX at UTC+3 writes 08:25:34 for a channel created 05:25:34 UTC; a
+    caller's record forked at a ring eight minutes into the wait starts eight minutes after its channel."""
+    from telephony.pbx.asterisk import ami_event
+
+    def cdr(start, end, uniqueid="1795238734.24"):
+        frame = {"Event": "Cdr", "UniqueID": uniqueid, "Disposition": "NO ANSWER", "Duration": "3"}
+        return ami_event(frame | {"StartTime": start, "AnswerTime": "", "EndTime": end})
+
+    shifted = cdr("2026-11-21 08:25:34", "2026-11-21 08:25:37")
+    assert (shifted.start, shifted.answer, shifted.end) == (1795238734, 0.0, 1795238737)
+    late = cdr("2026-11-21 08:33:34", "2026-11-21 08:33:37")
+    assert late.start == 1795238734 + 8 * 60

@@ -51,7 +51,8 @@ def test_resync_then_live_events(loop_thread, sim, pbx, agent):
     stream = Stream(pbx)
     loop_thread.start(stream.run())
     wait_for(lambda: rows(agent) == {"support": (True, True), "sales": (True, True)}, what="resync")
-    assert PbxServer.objects.get(pk=pbx.pk).state == ConnectionState.CONNECTED
+    # The snapshot is applied first, the connection recorded just after it.
+    wait_for(lambda: PbxServer.objects.get(pk=pbx.pk).state == ConnectionState.CONNECTED, what="connected")
 
     with backend_for(pbx) as backend:
         backend.set_availability(
@@ -87,7 +88,8 @@ def test_restart_reconnects_resyncs_and_reconciles(loop_thread, sim, pbx, agent)
         ("support", "2001", False),
         ("sales", "2001", False),
     }
-    assert PbxServer.objects.get(pk=pbx.pk).state == ConnectionState.CONNECTED
+    # The snapshot is applied first, the connection recorded just after it.
+    wait_for(lambda: PbxServer.objects.get(pk=pbx.pk).state == ConnectionState.CONNECTED, what="connected")
 
 
 def test_wrong_credentials_back_off_without_a_crash_loop(loop_thread, sim, pbx):

@@ -10,6 +10,9 @@ import time
 
 import pytest
 
+from telephony.pbx import events as ev
+from telephony.pbx.freeswitch import esl_event
+from telephony.simulator.activity import Activity
 from telephony.simulator.esl import FsAgent
 from telephony.simulator.runner import SimulatorThread
 from tests.telephony import transcripts
@@ -220,3 +223,99 @@ def test_events_match_the_recording(esl_sim):
         got = [tuple(line.split(": ", 1)) for line in got_b.strip("\n").split("\n")]
         same_shape(want, got, ESL_VOLATILE)
         assert got_b.endswith("\n\n")
+
+
+def recorded_hangup(channel: str) -> list[tuple[str, str]]:
+    """The CHANNEL_HANGUP_COMPLETE of one channel in events-call-channels.esl, as (name, raw value) lines."""
+    _, frames = transcripts.esl("events-call-channels.esl")
+    for _, body in frames:
+        lines = [tuple(line.split(": ", 1)) for line in body.split("\n") if ": " in line]
+        if dict(lines).get("Event-Name") == "CHANNEL_HANGUP_COMPLETE" and dict(lines)["Channel-Name"] == channel:
+            return lines
+    raise LookupError(channel)
+
+
+def in_order(names: list[str], recorded: list[str]) -> bool:
+    """Every name is in the recording, in the recorded order (a subset)."""
+    rest = iter(recorded)
+    return all(name in rest for name in names)
+
+
+# Hangup headers whose values are the same whatever the call (the rest are ids, times, names and numbers).
+HANGUP_FIXED = {
+    "Event-Name",
+    "Event-Calling-File",
+    "Event-Calling-Function",
+    "Event-Calling-Line-Number",
+    "Hangup-Cause",
+    "Channel-State",
+    "Channel-Call-State",
+    "Channel-State-Number",
+    "Call-Direction",
+    "Presence-Call-Direction",
+    "Channel-HIT-Dialplan",
+    "Answer-State",
+    "Caller-Direction",
+    "Caller-Logical-Direction",
+    "Caller-Dialplan",
+    "Caller-Context",
+    "Other-Type",
+    "Other-Leg-Direction",
+    "Other-Leg-Context",
+    "variable_direction",
+    "variable_current_application",
+    "variable_cc_side",
+    "variable_cc_queue",
+    "variable_cc_agent",
+    "variable_cc_agent_type",
+    "variable_cc_agent_bridged",
+    "variable_cc_cause",
+    "variable_hangup_cause",
+    "variable_last_app",
+}
+
+
+def test_channel_hangups_of_queue_calls_are_framed_like_the_recording(esl_sim):
+    esl = esl_sim.sim.esl
+    activity = Activity(esl_sim.sim.ami, esl, seed=1, ring=0.05, talk=(0.05, 0.05), patience=(0.1, 0.1))
+    member_leg, agent_leg = recorded_hangup("loopback/9999-a"), recorded_hangup("null/agent-1039")
+    with socket.create_connection(("127.0.0.1", esl_sim.sim.esl_port)) as listener:
+        listener.sendall(b"auth ClueCon\n\nevent plain CUSTOM callcenter::info CHANNEL_HANGUP_COMPLETE\n\n")
+        read_all(listener, until=b"enabled plain\n\n", timeout=2)
+        esl.agents["1039@default"].status = "Available"
+        esl_sim.run(activity.esl_call, "support@default")  # 1039 answers
+        esl.agents["1039@default"].status = "On Break"
+        esl_sim.run(activity.esl_call, "support@default")  # nobody does: the caller gives up
+        frames = esl_frames(read_all(listener, timeout=1))
+    events = []
+    for headers, body in frames:
+        assert [k for k, _ in headers] == ["Content-Length", "Content-Type"]
+        assert dict(headers)["Content-Type"] == "text/event-plain"
+        assert int(dict(headers)["Content-Length"]) == len(body.encode()) and body.endswith("\n\n")
+        events.append([tuple(line.split(": ", 1)) for line in body.strip("\n").split("\n")])
+    sessions = [dict(e)["CC-Member-Session-UUID"] for e in events if dict(e).get("CC-Action") == "member-queue-start"]
+    hangups = [e for e in events if dict(e)["Event-Name"] == "CHANNEL_HANGUP_COMPLETE"]
+    # The answered call: the agent's phone hangs up first, then the caller. The caller who gave up: no agent leg.
+    assert [dict(e)["variable_cc_side"] for e in hangups] == ["agent", "member", "member"]
+    agent, member, alone = hangups
+    assert (dict(member)["Unique-ID"], dict(agent)["variable_cc_member_session_uuid"]) == (sessions[0], sessions[0])
+    assert dict(alone)["Unique-ID"] == sessions[1]
+    assert (dict(member)["Other-Leg-Unique-ID"], dict(agent)["Other-Leg-Unique-ID"]) == (
+        dict(agent)["Unique-ID"],
+        dict(member)["Unique-ID"],
+    )
+    assert not any(name.startswith("Other-") for name, _ in alone)
+    for got, want in ((agent, agent_leg), (member, member_leg), (alone, member_leg)):
+        assert in_order([k for k, _ in got], [k for k, _ in want]), got
+        recorded = dict(want)
+        for name, value in got:
+            assert not set(value) & set(' "#&+:;<=>?@[\\]^`{|}'), (name, value)  # URL-encoded, as recorded
+            if name in HANGUP_FIXED:
+                assert value == recorded[name], name
+    cdrs = [esl_event("\n".join(f"{k}: {v}" for k, v in e) + "\n\n") for e in hangups]
+    assert all(type(c) is ev.CdrRecorded for c in cdrs)
+    assert [(c.call_id, c.internal, c.disposition, c.last_application) for c in cdrs] == [
+        (dict(agent)["Unique-ID"], True, "ANSWERED", ""),
+        (sessions[0], False, "ANSWERED", "callcenter"),
+        (sessions[1], False, "ANSWERED", "callcenter"),
+    ]
