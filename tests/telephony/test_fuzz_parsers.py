@@ -548,9 +548,10 @@ def test_esl_login_on_any_greeting_succeeds_or_fails_as_a_pbx_error(stream):
 def test_an_encoded_newline_in_an_esl_value_never_forges_a_header(data, body):
     lines = body.split("\n")
     header_end = lines.index("") if "" in lines else len(lines)
-    candidates = [
-        i for i in range(header_end) if lines[i].partition(": ")[0] not in ("CC-Action", "Event-Subclass", "Event-Name")
-    ]
+    naming = ("CC-Action", "Event-Subclass", "Event-Name")  # the headers that say what the event is
+    keys = [line.partition(": ")[0] for line in lines[:header_end]]
+    # A header sent twice (CHANNEL_HANGUP_COMPLETE repeats Hangup-Cause) reads as its last copy: change single ones.
+    candidates = [i for i, key in enumerate(keys) if key not in naming and keys.count(key) == 1]
     i = data.draw(st.sampled_from(candidates)) if data else candidates[0]
     raw = data.draw(esl_raw_value) if data else "Evil%0ACC-Action: agent-status-change%0A%0AEvent-Subclass: x"
     key = lines[i].partition(": ")[0]
