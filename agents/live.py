@@ -5,7 +5,9 @@ events, a session, the clock running out a grace period) ends here as one
 group message carrying the status documents of the agents it touched,
 encoded once: whole, and as the board fields other agents may see.
 Whatever changes who may watch the board ends here too, as an access
-message that makes those users' connections read their rights again.
+message that makes those users' connections read their rights again. Calls
+that change a queue's figures end here as the ids of the queues, for the
+wallboards to read again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from agents.models import Agent
 from agents.selectors import StatusDocument, public_document, status_documents
 
 STATUS_GROUP = "status"
+WALLBOARD_GROUP = "wallboard"  # queue wallboards: told which queues' call figures moved
 # A channel layer forgets a group member after its `group_expiry` (an hour on Redis, see settings),
 # so the members a crashed server left do not pile up; a board open for days rejoins well before.
 REJOIN_SECONDS = 600
@@ -42,6 +45,11 @@ class AgentsChanged(TypedDict):
 class AccessChanged(TypedDict):
     type: Literal["status.access"]
     users: list[int] | None  # None: everyone
+
+
+class QueuesChanged(TypedDict):
+    type: Literal["wallboard.queues"]
+    queues: list[int]
 
 
 def encoded(doc: StatusDocument) -> EncodedDocument:
@@ -80,15 +88,23 @@ def access_changed(*, user_ids: Iterable[int] | None) -> None:
     _send(AccessChanged(type="status.access", users=None if user_ids is None else sorted(set(user_ids))))
 
 
-def _send(message: AgentsChanged | AccessChanged) -> None:
+def queues_changed(*, queue_ids: Iterable[int]) -> None:
+    """Calls in these queues changed: wallboards read their figures again, once the change is committed."""
+    ids = sorted(set(queue_ids))
+    if ids:
+        message = QueuesChanged(type="wallboard.queues", queues=ids)
+        transaction.on_commit(lambda: _send(message, WALLBOARD_GROUP), robust=True)
+
+
+def _send(message: AgentsChanged | AccessChanged | QueuesChanged, group: str = STATUS_GROUP) -> None:
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(STATUS_GROUP, message)
+        async_to_sync(layer.group_send)(group, message)
 
 
-async def join(channel_name: str) -> None:
-    await get_channel_layer().group_add(STATUS_GROUP, channel_name)
+async def join(channel_name: str, group: str = STATUS_GROUP) -> None:
+    await get_channel_layer().group_add(group, channel_name)
 
 
-async def leave(channel_name: str) -> None:
-    await get_channel_layer().group_discard(STATUS_GROUP, channel_name)
+async def leave(channel_name: str, group: str = STATUS_GROUP) -> None:
+    await get_channel_layer().group_discard(group, channel_name)

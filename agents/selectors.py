@@ -207,10 +207,9 @@ def may_manage_user(*, actor, user) -> bool:
     )
 
 
-def board_viewer(*, user_id: int, token: str | None, session_key: str | None) -> tuple[bool, str | None] | None:
-    """(sees everyone, own extension) for an active user who may watch the board, while the API token or
-    the sign-in session they came with still holds (a changed password ends older sign-ins and tokens, a
-    token also expires); else None."""
+def connected_user(*, user_id: int, token: str | None, session_key: str | None):
+    """The active user a websocket came as, while the API token or the sign-in session it came with still
+    holds (a changed password ends older sign-ins and tokens, a token also expires); else None."""
     from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 
     from mayday.tokens import token_user
@@ -220,14 +219,20 @@ def board_viewer(*, user_id: int, token: str | None, session_key: str | None) ->
         return None
     if token:
         owner = token_user(key=token)  # a connection that stays open keeps its token in use
-        if owner is None or owner.pk != user.pk:
-            return None
-    else:
-        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-        if session.get(SESSION_KEY) != str(user.pk):
-            return None
-        if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
-            return None
+        return user if owner is not None and owner.pk == user.pk else None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if session.get(SESSION_KEY) != str(user.pk):
+        return None
+    if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+        return None
+    return user
+
+
+def board_viewer(*, user_id: int, token: str | None, session_key: str | None) -> tuple[bool, str | None] | None:
+    """(sees everyone, own extension) for a connected user who may watch the board; else None."""
+    user = connected_user(user_id=user_id, token=token, session_key=session_key)
+    if user is None:
+        return None
     own = Agent.objects.filter(user=user).values_list("extension", flat=True).first()
     supervisor = user.has_perm("agents.view_agent")
     return (supervisor, own) if supervisor or own else None

@@ -14,9 +14,9 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from agents import live
 from agents.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from agents.live import REJOIN_SECONDS, STATUS_GROUP, AccessChanged
-from reporting.live import WALLBOARD_GROUP
+from agents.live import REJOIN_SECONDS, STATUS_GROUP, WALLBOARD_GROUP, AccessChanged
 from reporting.wallboard import may_watch, wallboard_queues
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class WallboardConsumer(AsyncJsonWebsocketConsumer):
         self.watching = False
         if self.joined:
             for group in GROUPS:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await live.leave(self.channel_name, group)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """Nothing to ask: the board is sent as it changes; whatever a client sends is ignored."""
@@ -99,7 +99,7 @@ class WallboardConsumer(AsyncJsonWebsocketConsumer):
     async def _join(self) -> None:
         self.joined = True
         for group in GROUPS:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await live.join(self.channel_name, group)
 
     async def _stay(self) -> None:
         """Rejoin before the layer forgets this member, and read access again; a failure is logged and tried

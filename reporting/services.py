@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 
+from agents import live
 from agents.models import Agent
 from reporting.models import AttemptResult, CallAttempt, Cdr, Outcome, QueueCall, Source
 from telephony.models import Queue
@@ -237,9 +238,7 @@ def calls_record(*, pbx_id: int, events: list, source: str = Source.EVENTS) -> i
             except IntegrityError:  # another writer created one of these calls meanwhile: read it and apply again
                 if attempt:
                     raise
-        from reporting import live
-
-        live.queues_changed(changed)
+        live.queues_changed(queue_ids=changed)
     if cdrs:
         cdrs_record(pbx_id=pbx_id, cdrs=cdrs)
     return len(calls) + len(cdrs)

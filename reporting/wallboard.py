@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TypedDict
 
-from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.utils.crypto import constant_time_compare
-
-from mayday.tokens import token_user
+from agents.selectors import connected_user
 from reporting.selectors import wallboard
 
 PERMISSION = "reporting.view_queuecall"
@@ -51,15 +46,6 @@ def wallboard_queues() -> list[WallboardQueue]:
 
 
 def may_watch(*, user_id: int, token: str | None, session_key: str | None) -> bool:
-    """An active user who may read the reports, while the API token or the sign-in session they came with still
-    holds (a changed password ends older sign-ins and tokens; a token also expires)."""
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not user.has_perm(PERMISSION):
-        return False
-    if token:
-        owner = token_user(key=token)
-        return owner is not None and owner.pk == user.pk
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return session.get(SESSION_KEY) == str(user.pk) and constant_time_compare(
-        session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
-    )
+    """A connected user (agents.selectors.connected_user) who may read the reports."""
+    user = connected_user(user_id=user_id, token=token, session_key=session_key)
+    return user is not None and user.has_perm(PERMISSION)

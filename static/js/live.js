@@ -5,23 +5,28 @@
 
 function maydayLive(onSnapshot, onChanges, onState) {
   let seq = 0;
+  maydaySocket("/ws/status/", (msg, ws) => {
+    if (msg.type === "snapshot") {
+      seq = msg.seq;
+      onSnapshot(msg.agents);
+    } else if (msg.seq !== seq + 1) {
+      seq = msg.seq;
+      ws.send(JSON.stringify({ type: "snapshot" }));
+    } else {
+      seq = msg.seq;
+      onChanges(msg.agents);
+    }
+  }, onState);
+}
+
+// A websocket on this host that comes back by itself: each JSON message to onMessage(msg, ws), the connection's
+// state to onState. Refused (4401/4403) is final; any other close reconnects with backoff and jitter.
+function maydaySocket(path, onMessage, onState) {
   let delay = 1000;
   function open() {
-    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/status/");
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + path);
     ws.onopen = () => { delay = 1000; onState("live"); };
-    ws.onmessage = (event) => {
-      const msg = JSON.parse(event.data);
-      if (msg.type === "snapshot") {
-        seq = msg.seq;
-        onSnapshot(msg.agents);
-      } else if (msg.seq !== seq + 1) {
-        seq = msg.seq;
-        ws.send(JSON.stringify({ type: "snapshot" }));
-      } else {
-        seq = msg.seq;
-        onChanges(msg.agents);
-      }
-    };
+    ws.onmessage = (event) => onMessage(JSON.parse(event.data), ws);
     ws.onclose = (event) => {
       if (event.code === 4401 || event.code === 4403) { onState("refused"); return; }
       onState("reconnecting");

@@ -1,5 +1,5 @@
 // The wallboard: one tile per queue, drawn from the page's figures, then kept live from /ws/wallboard/ (a snapshot,
-// then all the figures again whenever calls or agents change). Reconnects with backoff (and jitter). The longest
+// then all the figures again whenever calls or agents change), reconnecting as live.js does. The longest
 // wait counts up here every second, from when that caller entered (live.js ticks every [data-since]).
 "use strict";
 
@@ -42,22 +42,8 @@
     maydayTick();
   }
 
-  let delay = 1000;
-  function open() {
-    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/wallboard/");
-    ws.onopen = () => { delay = 1000; maydayShowLive(live, "live"); };
-    ws.onmessage = (event) => {
-      const msg = JSON.parse(event.data);
-      if (msg.type === "snapshot" || msg.type === "queues") show(msg.queues);
-    };
-    ws.onclose = (event) => {
-      if (event.code === 4401 || event.code === 4403) { maydayShowLive(live, "refused"); return; }
-      maydayShowLive(live, "reconnecting");
-      setTimeout(open, delay * (0.5 + Math.random())); // spread out: after a restart, not every screen at once
-      delay = Math.min(delay * 2, 30000);
-    };
-  }
-
   show(JSON.parse(document.getElementById("queues").textContent));
-  open();
+  maydaySocket("/ws/wallboard/", (msg) => {
+    if (msg.type === "snapshot" || msg.type === "queues") show(msg.queues);
+  }, (state) => maydayShowLive(live, state));
 })();

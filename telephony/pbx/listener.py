@@ -26,6 +26,7 @@ from celery.utils.imports import symbol_by_name
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from reporting.services import calls_record
 from telephony import services
 from telephony.models import ConnectionState, PbxKind
 from telephony.pbx import events as ev
@@ -181,8 +182,6 @@ class Stream:
 
 def _apply(*, pbx_id: int, events: list[ev.Event]) -> None:
     """One batch: the agents' and members' state, then the calls it tells of (for reports and the wallboard)."""
-    from reporting.services import calls_record
-
     try:
         services.pbx_apply_events(pbx_id=pbx_id, events=events)
     finally:
