@@ -272,3 +272,17 @@ def test_cdr_times_of_a_pbx_in_another_zone_and_a_record_that_starts_late():
     assert (shifted.start, shifted.answer, shifted.end) == (1795238734, 0.0, 1795238737)
     late = cdr("2026-11-21 08:33:34", "2026-11-21 08:33:37")
     assert late.start == 1795238734 + 8 * 60
+
+
+def test_freeswitch_call_through_the_dialplan_keeps_the_real_caller(db):
+    pbx = PbxServerFactory(name="fs", kind="freeswitch", port=8021)
+    calls_record(pbx_id=pbx.pk, events=esl_events("events-call-dialplan.esl"))
+    calls_record(pbx_id=pbx.pk, events=esl_events("events-call-dialplan.esl"))  # told twice: still one call
+    call = QueueCall.objects.get()
+    assert (call.caller_number, call.caller_name, call.outcome, call.agent_extension) == (
+        "5551234",
+        "Test-Caller",
+        Outcome.ANSWERED,
+        "1039",
+    )
+    assert list(call.attempts.values_list("agent_extension", "result")) == [("1039", AttemptResult.ANSWERED)]
