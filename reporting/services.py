@@ -23,18 +23,6 @@ from reporting.models import AttemptResult, CallAttempt, Cdr, Outcome, QueueCall
 from telephony.models import Queue
 from telephony.pbx import events as ev
 
-CALL_EVENTS = (
-    ev.CallerJoined,
-    ev.CallerLeft,
-    ev.CallerAbandoned,
-    ev.QueueExit,
-    ev.AgentCalled,
-    ev.AgentConnected,
-    ev.AgentCompleted,
-    ev.AgentRingNoAnswer,
-    ev.MemberQueueStart,
-    ev.MemberQueueEnd,
-)
 # FreeSWITCH's CC-Cancel-Reason: which outcome each means (BREAK_OUT: the caller left the queue, hung up).
 CANCEL_OUTCOMES = {"TIMEOUT": Outcome.TIMED_OUT, "NO_AGENT_TIMEOUT": Outcome.TIMED_OUT, "EXIT_WITH_KEY": Outcome.EXITED}
 # Asterisk queue_log exits other than ABANDON.
@@ -228,7 +216,7 @@ def _apply(batch: _Batch, e) -> None:
 
 def calls_record(*, pbx_id: int, events: list, source: str = Source.EVENTS) -> int:
     """Record the queue calls and CDRs these events tell of; returns how many events were about calls."""
-    calls = [e for e in events if isinstance(e, CALL_EVENTS) and e.queue and e.call_id]
+    calls = [e for e in events if type(e) in ev.CALL_EVENTS and e.queue and e.call_id]
     cdrs = [e for e in events if type(e) is ev.CdrRecorded and e.call_id]
     if calls:
         for attempt in range(2):

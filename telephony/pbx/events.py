@@ -234,3 +234,19 @@ Event = (
     | MemberQueueStart
     | MemberQueueEnd
 )
+
+# The events about one caller in a queue: each carries `at`, the moment it happened.
+CALL_EVENTS = frozenset(
+    {
+        CallerJoined,
+        CallerLeft,
+        CallerAbandoned,
+        QueueExit,
+        AgentCalled,
+        AgentConnected,
+        AgentCompleted,
+        AgentRingNoAnswer,
+        MemberQueueStart,
+        MemberQueueEnd,
+    }
+)

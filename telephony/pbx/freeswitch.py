@@ -330,6 +330,7 @@ _CC: dict[str, Callable[[dict], ev.Event | None]] = {
     ),
 }
 
+# A plain event starts with its Event-Name (custom events with their Event-Subclass): one look, no scan of the body.
 HANGUP_COMPLETE = "Event-Name: CHANNEL_HANGUP_COMPLETE\n"
 # What the listener subscribes to: mod_callcenter's events, and each channel's end for its CDR.
 EVENT_SUBSCRIPTION = "event plain CUSTOM callcenter::info CHANNEL_HANGUP_COMPLETE"
@@ -344,10 +345,10 @@ def esl_event(body: str) -> ev.Event | None:
     first_line = body.startswith("CC-Action: ")
     start = -1 if first_line else body.find("\nCC-Action: ")  # the index of the newline before it
     if start < 0 and not first_line:
-        if HANGUP_COMPLETE in body:
-            headers = parse_event_body(body)
-            return _cdr(headers) if headers.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE" else None
-        return None
+        if not body.startswith(HANGUP_COMPLETE):
+            return None
+        headers = parse_event_body(body)  # by the parsed header too: a repeated Event-Name has the last word
+        return _cdr(headers) if headers.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE" else None
     end = body.find("\n", start + 12)
     if body[start + 12 : end if end > 0 else None] not in _CC:
         return None

@@ -81,7 +81,7 @@ class Stream:
     def take(self, event: ev.Event | None) -> None:
         if event is None:
             return
-        if getattr(event, "at", None) == 0.0:  # a call event without its own time: it happened now
+        if type(event) in ev.CALL_EVENTS and not event.at:  # a call event without its own time: it happened now
             event = replace(event, at=time.time())
         if self.live:
             self.queue.put_nowait(event)
