@@ -16,14 +16,14 @@ pytestmark = [pytest.mark.real_lanes, pytest.mark.django_db(transaction=True, se
 
 
 def test_a_hung_pbx_does_not_hold_the_request(api_as, sim, ast_pbx, monkeypatch):
-    monkeypatch.setattr(asterisk, "COMMAND_TIMEOUT", 1.0)
+    monkeypatch.setattr(asterisk, "COMMAND_TIMEOUT", 2.0)
     agent = agent_on(ast_pbx, availability=Availability.LOGGED_OUT)
     sim.sim.ami.frozen = True  # accepts and reads, never answers
     started = time.monotonic()
     response = api_as(agent.user).post(f"/api/agents/{agent.extension}/status/", {"status": "available"}, format="json")
     took = time.monotonic() - started
     assert response.status_code == 202 and response.json()["sync_state"] == SyncState.PENDING
-    assert took < 0.5, f"the request waited {took:.2f}s for the PBX"
+    assert took < 1.0, f"the request waited {took:.2f}s for the PBX"  # half the PBX's timeout: it did not wait
     wait_for(lambda: "did not answer" in Agent.objects.get(pk=agent.pk).sync_error)
     assert Agent.objects.get(pk=agent.pk).sync_state == SyncState.PENDING  # reconciliation retries it
 
