@@ -23,10 +23,6 @@ from reporting.models import AttemptResult, CallAttempt, Cdr, Outcome, QueueCall
 from telephony.models import Queue
 from telephony.pbx import events as ev
 
-# FreeSWITCH's CC-Cancel-Reason: which outcome each means (BREAK_OUT: the caller left the queue, hung up).
-CANCEL_OUTCOMES = {"TIMEOUT": Outcome.TIMED_OUT, "NO_AGENT_TIMEOUT": Outcome.TIMED_OUT, "EXIT_WITH_KEY": Outcome.EXITED}
-# Asterisk queue_log exits other than ABANDON.
-EXIT_OUTCOMES = {"EXITWITHTIMEOUT": Outcome.TIMED_OUT}
 SAME_ATTEMPT = timedelta(seconds=2)  # one ring told by two sources, whose clocks differ by up to this
 
 
@@ -185,33 +181,26 @@ def _apply(batch: _Batch, e) -> None:
         call.wait_seconds, call.talk_seconds = e.hold_time, e.talk_time
         call.answered_at = call.answered_at or _time(e.at - e.talk_time)
         call.ended_at = _time(e.at)
-        call.hangup_by = e.reason if e.reason in ("agent", "caller", "transfer") else ""
+        call.hangup_by = e.reason
         if not call.agent_extension:
             batch.set_agent(call, e.extension)
     elif t is ev.CallerAbandoned:
         if _not_over(call):
-            call.outcome, call.exit_reason = Outcome.ABANDONED, ""
+            call.outcome, call.exit_reason = Outcome.ABANDONED, e.reason
             call.wait_seconds, call.ended_at = e.hold_time, _time(e.at)
     elif t is ev.QueueExit:
         if call.outcome != Outcome.ANSWERED:
-            call.outcome = EXIT_OUTCOMES.get(e.reason, Outcome.EXITED)
+            call.outcome = Outcome.TIMED_OUT if e.timed_out else Outcome.EXITED
             call.exit_reason, call.wait_seconds, call.ended_at = e.reason, e.wait, _time(e.at)
     elif t is ev.CallerLeft:
         if call.outcome == Outcome.WAITING:
             call.outcome, call.ended_at = Outcome.EXITED, _time(e.at)
             call.wait_seconds = max(int(e.at - call.entered_at.timestamp()), 0)
-    elif t is ev.MemberQueueEnd:
-        left = e.left or e.at
-        if e.cause == "Terminated":  # answered, and the call is over
-            if call.outcome != Outcome.ANSWERED:
-                call.outcome = Outcome.ANSWERED
-                batch.set_agent(call, e.extension)
-            call.ended_at = call.ended_at or _time(left)
-        elif call.outcome != Outcome.ANSWERED:
-            call.outcome = CANCEL_OUTCOMES.get(e.cancel_reason, Outcome.ABANDONED)
-            call.exit_reason = e.cancel_reason
-            call.ended_at = _time(left)
-            call.wait_seconds = max(int(left - (e.joined or call.entered_at.timestamp())), 0)
+    elif t is ev.MemberQueueEnd:  # answered, and the call is over
+        if call.outcome != Outcome.ANSWERED:
+            call.outcome = Outcome.ANSWERED
+            batch.set_agent(call, e.extension)
+        call.ended_at = call.ended_at or _time(e.left or e.at)
 
 
 def calls_record(*, pbx_id: int, events: list, source: str = Source.EVENTS) -> int:

@@ -95,16 +95,19 @@ class CallerAbandoned:
     original_position: int
     hold_time: int
     at: float = 0.0  # epoch seconds; 0: when the listener received it
+    reason: str = ""  # the PBX's own word when it gives one (FreeSWITCH's CC-Cancel-Reason), for people
 
 
 @dataclass(frozen=True, slots=True)
 class QueueExit:
-    """Asterisk queue_log: the caller left unanswered other than by hanging up (EXITWITHTIMEOUT, EXITWITHKEY,
-    EXITEMPTY, EXITWITHFULL…); AMI tells these apart from an abandon only by QueueCallerAbandon's absence."""
+    """The caller left the queue unanswered other than by hanging up: sent on by its time limit (`timed_out`),
+    a key pressed, the queue empty or full. AMI never says so (it sends QueueCallerAbandon for a timeout too):
+    Asterisk's queue_log and mod_callcenter's member-queue-end do."""
 
     queue: str
     call_id: str
-    reason: str
+    reason: str  # the PBX's own word (EXITWITHTIMEOUT, EXITWITHKEY, EXITEMPTY, TIMEOUT, EXIT_WITH_KEY…), for people
+    timed_out: bool
     wait: int
     at: float = 0.0
 
@@ -137,7 +140,7 @@ class AgentCompleted:
     call_id: str
     hold_time: int
     talk_time: int
-    reason: str
+    reason: str  # who ended it: agent, caller, transfer; empty when the PBX does not say (FreeSWITCH)
     at: float = 0.0  # epoch seconds; 0: when the listener received it
 
 
@@ -204,10 +207,11 @@ class MemberQueueStart:
 
 @dataclass(frozen=True, slots=True)
 class MemberQueueEnd:
+    """mod_callcenter: an answered caller's queue call is over (CC-Cause Terminated). A caller who left
+    unanswered comes as CallerAbandoned or QueueExit."""
+
     queue: str
     call_id: str
-    cause: str  # Terminated, Cancel, ...
-    cancel_reason: str  # NONE, NO_AGENT_TIMEOUT, TIMEOUT, EXIT_WITH_KEY, BREAK_OUT, ...
     extension: str
     joined: int
     left: int

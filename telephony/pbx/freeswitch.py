@@ -280,6 +280,21 @@ def _cdr(h: dict) -> ev.Event:
     )
 
 
+# CC-Cancel-Reason of a caller who left unanswered, when it was not by hanging up (NONE, BREAK_OUT): timed out?
+_EXITS = {"TIMEOUT": True, "NO_AGENT_TIMEOUT": True, "EXIT_WITH_KEY": False}
+
+
+def _member_queue_end(h: dict) -> ev.Event:
+    joined, left = _int(h.get("CC-Member-Joined-Time")), _int(h.get("CC-Member-Leaving-Time"))
+    if h.get("CC-Cause") == "Terminated":
+        return ev.MemberQueueEnd(_queue(h), h.get("CC-Member-Session-UUID", ""), _ext(h), joined, left, at=_at(h))
+    wait, at = _secs(h, "CC-Member-Leaving-Time", "CC-Member-Joined-Time"), float(left) if left else _at(h)
+    reason = h.get("CC-Cancel-Reason", "")
+    if reason in _EXITS:
+        return ev.QueueExit(_queue(h), h.get("CC-Member-Session-UUID", ""), reason, _EXITS[reason], wait, at=at)
+    return ev.CallerAbandoned(_queue(h), h.get("CC-Member-Session-UUID", ""), 0, 0, wait, at=at, reason=reason)
+
+
 _CC: dict[str, Callable[[dict], ev.Event | None]] = {
     "agent-status-change": lambda h: ev.AgentStatusChanged(
         _ext(h), h.get("CC-Agent-Status", ""), h.get("CC-Agent-Status") == "On Break"
@@ -297,16 +312,7 @@ _CC: dict[str, Callable[[dict], ev.Event | None]] = {
         h.get("CC-Member-CID-Name", ""),
         at=_at(h),
     ),
-    "member-queue-end": lambda h: ev.MemberQueueEnd(
-        _queue(h),
-        h.get("CC-Member-Session-UUID", ""),
-        h.get("CC-Cause", ""),
-        h.get("CC-Cancel-Reason", ""),
-        _ext(h),
-        _int(h.get("CC-Member-Joined-Time")),
-        _int(h.get("CC-Member-Leaving-Time")),
-        at=_at(h),
-    ),
+    "member-queue-end": _member_queue_end,
     "agent-offering": lambda h: ev.AgentCalled(_queue(h), _ext(h), h.get("CC-Member-Session-UUID", ""), at=_at(h)),
     "bridge-agent-start": lambda h: ev.AgentConnected(
         _queue(h),
@@ -322,7 +328,7 @@ _CC: dict[str, Callable[[dict], ev.Event | None]] = {
         h.get("CC-Member-Session-UUID", ""),
         _secs(h, "CC-Agent-Answered-Time", "CC-Member-Joined-Time"),
         _secs(h, "CC-Bridge-Terminated-Time", "CC-Agent-Answered-Time"),
-        h.get("CC-Hangup-Cause", ""),
+        "",  # mod_callcenter does not say who hung up (CC-Hangup-Cause is the channel's cause)
         at=_at(h),
     ),
     "bridge-agent-fail": lambda h: ev.AgentRingNoAnswer(

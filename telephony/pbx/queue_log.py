@@ -33,9 +33,9 @@ def _line(at: float, call_id: str, queue: str, agent: str, verb: str, d: list[st
     if verb == "ABANDON":  # position|origposition|waittime
         return ev.CallerAbandoned(queue, call_id, _int(d[0]), _int(d[1]), _int(d[2]), at=at)
     if verb == "EXITWITHKEY":  # key|position|origposition|waittime
-        return ev.QueueExit(queue, call_id, verb, _int(d[3]), at=at)
+        return ev.QueueExit(queue, call_id, verb, False, _int(d[3]), at=at)
     if verb in ("EXITWITHTIMEOUT", "EXITEMPTY"):  # position|origposition|waittime
-        return ev.QueueExit(queue, call_id, verb, _int(d[2]), at=at)
+        return ev.QueueExit(queue, call_id, verb, verb == "EXITWITHTIMEOUT", _int(d[2]), at=at)
     if verb == "RINGNOANSWER":  # ringtime in ms
         return ev.AgentRingNoAnswer(queue, agent, call_id, _int(d[0]), at=at)
     return None

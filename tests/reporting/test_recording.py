@@ -224,20 +224,28 @@ def test_freeswitch_call_and_its_channel_records(db):
 
 
 def test_freeswitch_cancel_reasons(db):
+    from telephony.pbx.freeswitch import esl_event
+
     pbx = PbxServerFactory(name="fs", kind="freeswitch", port=8021)
     events = []
-    for n, reason in enumerate(["BREAK_OUT", "TIMEOUT", "NO_AGENT_TIMEOUT", "EXIT_WITH_KEY"]):
+    for n, reason in enumerate(["BREAK_OUT", "TIMEOUT", "NO_AGENT_TIMEOUT", "EXIT_WITH_KEY", "NONE"]):
         events += [
             ev.MemberQueueStart("support", f"s{n}", "0711", "Caller", at=1795300000),
-            ev.MemberQueueEnd("support", f"s{n}", "Cancel", reason, "", 1795300000, 1795300000 + n + 4, at=1795300009),
+            esl_event(
+                "Event-Subclass: callcenter%3A%3Ainfo\nEvent-Date-Timestamp: 1795300009000000\n"
+                "CC-Queue: support%40default\nCC-Action: member-queue-end\nCC-Cause: Cancel\n"
+                f"CC-Cancel-Reason: {reason}\nCC-Member-Joined-Time: 1795300000\n"
+                f"CC-Member-Leaving-Time: {1795300000 + n + 4}\nCC-Member-Session-UUID: s{n}\n\n"
+            ),
         ]
     calls_record(pbx_id=pbx.pk, events=events)
-    got = {c.call_id: (c.outcome, c.wait_seconds) for c in QueueCall.objects.all()}
+    got = {c.call_id: (c.outcome, c.wait_seconds, c.ended_at.timestamp()) for c in QueueCall.objects.all()}
     assert got == {
-        "s0": (Outcome.ABANDONED, 4),
-        "s1": (Outcome.TIMED_OUT, 5),
-        "s2": (Outcome.TIMED_OUT, 6),
-        "s3": (Outcome.EXITED, 7),
+        "s0": (Outcome.ABANDONED, 4, 1795300004),
+        "s1": (Outcome.TIMED_OUT, 5, 1795300005),
+        "s2": (Outcome.TIMED_OUT, 6, 1795300006),
+        "s3": (Outcome.EXITED, 7, 1795300007),
+        "s4": (Outcome.ABANDONED, 8, 1795300008),
     }
 
 

@@ -548,7 +548,8 @@ def test_esl_login_on_any_greeting_succeeds_or_fails_as_a_pbx_error(stream):
 def test_an_encoded_newline_in_an_esl_value_never_forges_a_header(data, body):
     lines = body.split("\n")
     header_end = lines.index("") if "" in lines else len(lines)
-    naming = ("CC-Action", "Event-Subclass", "Event-Name")  # the headers that say what the event is
+    # The headers that say what the event is (a member-queue-end's cause says how the caller left).
+    naming = ("CC-Action", "Event-Subclass", "Event-Name", "CC-Cause", "CC-Cancel-Reason")
     keys = [line.partition(": ")[0] for line in lines[:header_end]]
     # A header sent twice (CHANNEL_HANGUP_COMPLETE repeats Hangup-Cause) reads as its last copy: change single ones.
     candidates = [i for i, key in enumerate(keys) if key not in naming and keys.count(key) == 1]
@@ -573,7 +574,7 @@ ACTION_CLASS = {
     "agent-status-change": ev.AgentStatusChanged,
     "agent-state-change": ev.AgentStateChanged,
     "member-queue-start": ev.MemberQueueStart,
-    "member-queue-end": ev.MemberQueueEnd,
+    "member-queue-end": (ev.MemberQueueEnd, ev.QueueExit, ev.CallerAbandoned),  # answered, or left how
     "agent-offering": ev.AgentCalled,
     "bridge-agent-start": ev.AgentConnected,
     "bridge-agent-end": ev.AgentCompleted,
@@ -595,7 +596,7 @@ def test_esl_event_on_any_body_is_the_event_its_headers_name_or_none(body):
     elif event is not None:
         assert_well_typed(event)
         assert headers.get("Event-Subclass") == "callcenter::info"
-        assert type(event) is ACTION_CLASS[headers.get("CC-Action", "")]
+        assert isinstance(event, ACTION_CLASS[headers.get("CC-Action", "")])
 
 
 # ---- ESL: api replies (check_reply, parse_table, snapshot_from_tables) ------------------------------

@@ -158,8 +158,8 @@ def test_esl_call_gives_queue_start_offer_bridge_and_end():
     assert (start.queue, start.caller_name) == ("support", "Outbound Call")
     completed = next(e for e in events if isinstance(e, ev.AgentCompleted))
     assert (completed.extension, completed.talk_time, completed.hold_time) == ("1039", 4, 1)
-    end = next(e for e in events if isinstance(e, ev.MemberQueueEnd))
-    assert (end.cause, end.extension) == ("Terminated", "1039")
+    end = next(e for e in events if isinstance(e, ev.MemberQueueEnd))  # CC-Cause Terminated: answered, over
+    assert (end.extension, end.left - end.joined) == ("1039", 5)
     assert "In a queue call" in [e.state for e in events if isinstance(e, ev.AgentStateChanged)]
 
 
