@@ -51,7 +51,7 @@ class AgentAdminForm(forms.ModelForm):
 
     class Meta:
         model = Agent
-        fields = ["username", "password", "extension", "display_name", "pbx"]
+        fields = ["username", "password", "extension", "display_name", "pbx", "default_did"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -142,7 +142,7 @@ class AgentAdmin(admin.ModelAdmin):
     ]
     list_filter = ["availability", "sync_state", "pbx", "memberships__queue"]
     search_fields = ["extension", "display_name", "user__username"]
-    fieldsets = [(None, {"fields": ["username", "password", "extension", "display_name", "pbx"]})]
+    fieldsets = [(None, {"fields": ["username", "password", "extension", "display_name", "pbx", "default_did"]})]
     # What only an existing agent has: its status and what the phone system says about it.
     live_fieldsets = [
         ("Status", {"fields": ["availability", "pause_reason", "status_since", "phone_system", "sync_error"]}),

@@ -9,6 +9,7 @@ from django.db.models import Max, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from telephony.models import outbound_did
 from telephony.pbx.base import LOGGED_OUT_REASON, AgentMode
 from telephony.validators import validate_extension, validate_reason
 
@@ -106,6 +107,16 @@ class Agent(models.Model):
     pause_reason = models.ForeignKey(
         "agents.PauseReason", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    default_did = models.ForeignKey(
+        "telephony.Did",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="agents",
+        limit_choices_to={"allow_outbound": True},
+        verbose_name="default DID",
+        help_text="The number the agent's calls present when no prefix or route chooses another.",
+    )
     sync_state = models.CharField(
         "phone system", max_length=16, choices=SyncState.choices, default=SyncState.APPLIED, editable=False
     )
@@ -127,6 +138,9 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.extension})"
+
+    def clean(self) -> None:
+        outbound_did(self.default_did if self.default_did_id else None, "default_did")
 
 
 class PauseReason(models.Model):

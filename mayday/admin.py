@@ -13,7 +13,19 @@ from mayday.signin import address_refusal
 # Sections of the admin index, in the order a supervisor works through them.
 SECTIONS = [
     ("Agents and breaks", ["agents.Agent", "agents.PauseReason", "agents.ClientSession", "agents.AgentStatusEvent"]),
-    ("Phone system", ["telephony.PbxServer", "telephony.Queue", "telephony.QueueMembership", "telephony.Did"]),
+    (
+        "Phone system",
+        [
+            "telephony.PbxServer",
+            "telephony.Queue",
+            "telephony.QueueMembership",
+            "telephony.Did",
+            "telephony.Trunk",
+            "telephony.OutboundRoute",
+            "telephony.PrefixRoute",
+            "telephony.CallRequest",
+        ],
+    ),
     ("Calls", ["reporting.QueueCall", "reporting.Cdr"]),
     (
         "Logins and roles",

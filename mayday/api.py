@@ -9,8 +9,10 @@ import json
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
 from rest_framework import parsers, permissions, serializers
 from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
 
 
 class JSONParser(parsers.JSONParser):
@@ -28,6 +30,28 @@ class JSONParser(parsers.JSONParser):
         return data
 
 
+class ProtectedDestroy:
+    """Deleting a row others still point at (a DID presented by a route, a trunk with routes) is refused with
+    what holds it, not a server error."""
+
+    def destroy(self, request, *args, **kwargs):
+        try:
+            return super().destroy(request, *args, **kwargs)
+        except ProtectedError as exc:
+            held = ", ".join(sorted({str(row) for row in exc.protected_objects})[:5])
+            return Response({"detail": f"Still in use by {held}: change or delete those first."}, status=409)
+
+
+class ModelPermission(permissions.DjangoModelPermissions):
+    """Reads need the model's view permission too (routing and trunks are for supervisors only)."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+
 class ReadOrModelPermission(permissions.DjangoModelPermissions):
     """Any signed-in user may read (querysets scope what they see); writes need the model permission."""
 
@@ -35,7 +59,14 @@ class ReadOrModelPermission(permissions.DjangoModelPermissions):
 
 
 class ModelCleanSerializer(serializers.ModelSerializer):
-    """Runs the model's own `clean()` so the API and the admin reject the same things."""
+    """Runs the model's own `clean()` so the API and the admin reject the same things. Text is taken as sent:
+    a space or line break around a value is refused by the validators, never trimmed into a valid one."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if issubclass(field_class, serializers.CharField):
+            kwargs["trim_whitespace"] = False
+        return field_class, kwargs
 
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)
@@ -46,7 +77,7 @@ class ModelCleanSerializer(serializers.ModelSerializer):
             instance.clean()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
-        return attrs
+        return {key: getattr(instance, key) for key in attrs}  # as clean() left them (a number in its kept form)
 
 
 def client_ip(request) -> str | None:

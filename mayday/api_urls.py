@@ -6,7 +6,15 @@ from rest_framework.routers import DefaultRouter
 from agents.api import AgentViewSet, SessionViewSet
 from mayday.auth_api import ObtainToken, TokenViewSet
 from reporting.api import AgentReport, CallReport, QueueReport
-from telephony.api import DidViewSet, QueueViewSet
+from telephony.api import (
+    CallViewSet,
+    DidViewSet,
+    InboundRouteViewSet,
+    OutboundRouteViewSet,
+    PrefixRouteViewSet,
+    QueueViewSet,
+    TrunkViewSet,
+)
 
 router = DefaultRouter()
 router.include_format_suffixes = False  # `?format=json` or an Accept header choose JSON; no `.json` twins
@@ -14,6 +22,11 @@ router.register("agents", AgentViewSet, basename="agent")
 router.register("sessions", SessionViewSet, basename="session")
 router.register("queues", QueueViewSet, basename="queue")
 router.register("dids", DidViewSet, basename="did")
+router.register("trunks", TrunkViewSet, basename="trunk")
+router.register("routes/prefixes", PrefixRouteViewSet, basename="prefix-route")
+router.register("routes/outbound", OutboundRouteViewSet, basename="outbound-route")
+router.register("routes/inbound", InboundRouteViewSet, basename="inbound-route")
+router.register("calls", CallViewSet, basename="call")
 router.register("auth/tokens", TokenViewSet, basename="token")
 
 urlpatterns = [
@@ -21,6 +34,8 @@ urlpatterns = [
     path("reports/queues/", QueueReport.as_view(), name="report-queues"),
     path("reports/agents/", AgentReport.as_view(), name="report-agents"),
     path("reports/calls/", CallReport.as_view(), name="report-calls"),
+    # The path older dashboards read the DID inventory from.
+    path("users/inbound_route/dids", DidViewSet.as_view({"get": "list"}), name="inbound-route-dids"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the Content-Security-Policy allows no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

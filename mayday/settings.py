@@ -74,6 +74,7 @@ CONTENT_SECURITY_POLICY = {
 INSTALLED_APPS = [
     "daphne",
     "mayday.apps.MaydayAdminConfig",
+    "import_export",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -252,6 +253,13 @@ MAYDAY_WEEK_STARTS = env.str("MAYDAY_WEEK_STARTS", default="monday").lower()
 if MAYDAY_WEEK_STARTS not in WEEKDAYS:
     raise ImproperlyConfigured(f"MAYDAY_WEEK_STARTS must be a weekday name ({', '.join(WEEKDAYS)}).")
 MAYDAY_SHORT_ABANDON_SECONDS = env.int("MAYDAY_SHORT_ABANDON_SECONDS", default=0)
+
+# DIDs come in and out of the admin as CSV: importing needs the right to add them, exporting to see them.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
+# Numbers without a country code (DIDs, numbers to call) are read as numbers of this region (ISO 3166 code).
+MAYDAY_PHONE_REGION = env.str("MAYDAY_PHONE_REGION", default="UG").upper()
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -1,17 +1,26 @@
-"""The phone system as Mayday knows it: PBX servers, queues, memberships and DIDs."""
+"""The phone system as Mayday knows it: PBX servers, queues, memberships, DIDs, trunks, routes and calls."""
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from telephony.pbx import routing
+from telephony.phone import dialable
 from telephony.validators import (
     validate_agent_number,
     validate_contact_template,
     validate_did,
     validate_domain,
+    validate_extension,
+    validate_leading_digits,
     validate_name,
+    validate_prefix,
+    validate_prepend,
     validate_secret,
 )
 
@@ -249,12 +258,18 @@ OBSERVED_FIELDS = [
 
 
 class Did(models.Model):
-    """A public number (DID) and the outlet it belongs to."""
+    """A public number (DID) and the outlet it belongs to. Numbers are kept as dialled from
+    MAYDAY_PHONE_REGION (telephony.phone), whatever form they were typed in."""
 
-    number = models.CharField(max_length=21, unique=True, validators=[validate_did])
+    number = models.CharField(
+        max_length=21,
+        unique=True,
+        validators=[validate_did],
+        help_text="As dialled in the call center's region, or with + and the country code.",
+    )
     label = models.CharField(max_length=100, help_text="Outlet or campaign name shown to agents, e.g. LaCueva.")
-    allow_inbound = models.BooleanField(default=True)
-    allow_outbound = models.BooleanField(default=True)
+    allow_inbound = models.BooleanField(default=True, help_text="Calls to this number may be routed in.")
+    allow_outbound = models.BooleanField(default=True, help_text="Agents' calls may present this number.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -264,3 +279,272 @@ class Did(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.number})"
+
+    def clean(self) -> None:
+        try:
+            validate_did(self.number)  # the field's own check reports a malformed number once
+        except ValidationError:
+            return
+        try:
+            self.number = dialable(self.number, "DID")
+        except ValidationError as exc:
+            raise ValidationError({"number": exc.messages}) from exc
+        if self.pk is None:
+            return
+        if not self.allow_outbound:
+            users = [
+                *(f"agent {a}" for a in self.agents.values_list("extension", flat=True)),
+                *(f"prefix {p} on {pbx}" for p, pbx in self.prefix_routes.values_list("prefix", "pbx__name")),
+                *(f"route {r}" for r in self.fixed_routes.all()),
+            ]
+            if users:
+                more = f" and {len(users) - 5} more" if len(users) > 5 else ""
+                used = ", ".join(users[:5]) + more
+                raise ValidationError({"allow_outbound": f"Calls present this number ({used}): choose another first."})
+        if not self.allow_inbound and InboundRoute.objects.filter(did=self).exists():
+            raise ValidationError(
+                {"allow_inbound": "Calls to this number are routed in: remove its inbound route first."}
+            )
+
+
+def outbound_did(did: Did | None, field: str = "did") -> None:
+    """A DID presented to the people called must be one that allows outbound use."""
+    if did is not None and not did.allow_outbound:
+        raise ValidationError({field: f"{did} does not allow outbound use, so calls cannot present it."})
+
+
+class Trunk(models.Model):
+    """A way out to the public network: a PJSIP endpoint (Asterisk) or a Sofia gateway (FreeSWITCH)."""
+
+    name = models.CharField(
+        max_length=64,
+        validators=[validate_name],
+        help_text="The PBX's own name for it: the PJSIP endpoint (Asterisk) or the gateway (FreeSWITCH).",
+    )
+    pbx = models.ForeignKey(PbxServer, on_delete=models.PROTECT, related_name="trunks", verbose_name="PBX")
+    enabled = models.BooleanField(default=True, help_text="Routes through a disabled trunk are taken off the PBX.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pbx__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["pbx", "name"], name="trunk_unique_per_pbx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.pbx.name})"
+
+
+class PrefixRoute(models.Model):
+    """Digits an agent dials before a number to present a chosen DID (removed before the number is dialled)."""
+
+    pbx = models.ForeignKey(PbxServer, on_delete=models.CASCADE, related_name="prefix_routes", verbose_name="PBX")
+    prefix = models.CharField(max_length=4, validators=[validate_prefix], help_text="1-4 digits, e.g. 45.")
+    did = models.ForeignKey(
+        Did,
+        on_delete=models.PROTECT,
+        related_name="prefix_routes",
+        limit_choices_to={"allow_outbound": True},
+        verbose_name="DID presented",
+    )
+
+    class Meta:
+        ordering = ["pbx__name", "prefix"]
+        constraints = [models.UniqueConstraint(fields=["pbx", "prefix"], name="prefix_unique_per_pbx")]
+        verbose_name = "prefix route"
+
+    def __str__(self) -> str:
+        return f"{self.prefix} → {self.did.number}"
+
+    def clean(self) -> None:
+        outbound_did(self.did if self.did_id else None)
+        if not (self.pbx_id and self.prefix):
+            return
+        for other in PrefixRoute.objects.filter(pbx_id=self.pbx_id).exclude(pk=self.pk):
+            if other.prefix == self.prefix:
+                raise ValidationError({"prefix": f"Prefix {self.prefix} is already used on {self.pbx}."})
+            if other.prefix.startswith(self.prefix) or self.prefix.startswith(other.prefix):
+                raise ValidationError(
+                    {"prefix": f"{self.prefix} overlaps prefix {other.prefix}: no prefix may begin another."}
+                )
+        route = overlapping_route(self.pbx_id, self.prefix)
+        if route is not None:
+            why = f"numbers of route {route} start with {route.match}, and would lose their first digits to it"
+            raise ValidationError({"prefix": f"{self.prefix} cannot be a prefix: {why}."})
+
+
+def overlapping_route(pbx_id: int, prefix: str) -> OutboundRoute | None:
+    """An outbound route of this PBX whose numbers a prefix would swallow (one starts the other)."""
+    for route in OutboundRoute.objects.filter(pbx_id=pbx_id).exclude(match=""):
+        if route.match.startswith(prefix) or prefix.startswith(route.match):
+            return route
+    return None
+
+
+class OutboundRoute(models.Model):
+    """Which trunk takes the numbers that start with some digits, how they are rewritten, and the caller ID.
+
+    The route with the longest matching leading digits takes a number; one without leading digits takes
+    every number no other route matches.
+    """
+
+    pbx = models.ForeignKey(PbxServer, on_delete=models.CASCADE, related_name="outbound_routes", verbose_name="PBX")
+    name = models.CharField(max_length=100, help_text="What the route is for, e.g. Uganda mobiles.")
+    match = models.CharField(
+        "leading digits",
+        max_length=routing.ROUTE_DIGITS_MAX,
+        blank=True,
+        validators=[validate_leading_digits],
+        help_text="The start of the numbers it takes, e.g. 07. Empty: every number no other route takes.",
+    )
+    min_length = models.PositiveSmallIntegerField(
+        "shortest number", default=3, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    max_length = models.PositiveSmallIntegerField(
+        "longest number", default=20, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    strip = models.PositiveSmallIntegerField(
+        "digits to strip", default=0, validators=[MaxValueValidator(10)], help_text="Removed from the start."
+    )
+    prepend = models.CharField(
+        "digits to prepend",
+        max_length=10,
+        blank=True,
+        validators=[validate_prepend],
+        help_text="Put in front after stripping, e.g. 256 for E.164 without the +.",
+    )
+    trunk = models.ForeignKey(Trunk, on_delete=models.PROTECT, related_name="routes")
+    did = models.ForeignKey(
+        Did,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="fixed_routes",
+        limit_choices_to={"allow_outbound": True},
+        verbose_name="caller ID",
+        help_text="Always present this DID (unless the agent chose one with a prefix). Empty: the agent's default.",
+    )
+
+    class Meta:
+        ordering = ["pbx__name", "match"]
+        constraints = [models.UniqueConstraint(fields=["pbx", "match"], name="outbound_route_unique_match")]
+        verbose_name = "outbound route"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.match or 'any'})"
+
+    def clean(self) -> None:
+        if self.pbx_id:
+            taken = OutboundRoute.objects.filter(pbx_id=self.pbx_id, match=self.match).exclude(pk=self.pk).first()
+            if taken is not None:
+                raise ValidationError({"match": f"Route {taken} of {self.pbx} already takes these numbers."})
+            for other in PrefixRoute.objects.filter(pbx_id=self.pbx_id) if self.match else ():
+                if other.prefix.startswith(self.match) or self.match.startswith(other.prefix):
+                    why = f"agents dial prefix {other.prefix} before numbers, and would lose their first digits to it"
+                    raise ValidationError({"match": f"Numbers starting {self.match} cannot be routed: {why}."})
+        if self.pbx_id and self.trunk_id and self.trunk.pbx_id != self.pbx_id:
+            raise ValidationError({"trunk": f"Trunk {self.trunk} is on another PBX than this route ({self.pbx})."})
+        outbound_did(self.did if self.did_id else None)
+        if self.min_length and self.max_length and self.min_length > self.max_length:
+            raise ValidationError({"min_length": "The shortest number cannot be longer than the longest."})
+        if self.max_length and len(self.match) > self.max_length:
+            raise ValidationError({"match": "The leading digits are longer than the longest number."})
+        if self.min_length and self.strip > self.min_length:
+            raise ValidationError({"strip": "Stripping more digits than the shortest number has leaves nothing."})
+
+    def entry(self) -> routing.Route:
+        did = self.did.number if self.did_id else ""
+        return routing.Route(self.trunk.name, self.strip, self.prepend, did, self.min_length, self.max_length)
+
+
+class InboundTarget(models.TextChoices):
+    QUEUE = "queue", "A queue"
+    AGENT = "agent", "An agent's phone"
+    EXTENSION = "extension", "An extension of the PBX's dialplan"
+
+
+class InboundRoute(models.Model):
+    """Where a call to a DID goes: a queue, an agent, or an extension (one route per DID)."""
+
+    did = models.OneToOneField(
+        Did,
+        on_delete=models.CASCADE,
+        related_name="inbound_route",
+        limit_choices_to={"allow_inbound": True},
+        verbose_name="DID",
+    )
+    pbx = models.ForeignKey(PbxServer, on_delete=models.CASCADE, related_name="inbound_routes", verbose_name="PBX")
+    target = models.CharField("goes to", max_length=16, choices=InboundTarget.choices, default=InboundTarget.QUEUE)
+    queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.PROTECT, related_name="inbound_routes")
+    agent = models.ForeignKey(
+        "agents.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="inbound_routes"
+    )
+    extension = models.CharField(max_length=64, blank=True, validators=[validate_extension])
+
+    class Meta:
+        ordering = ["did__number"]
+        verbose_name = "inbound route"
+
+    def __str__(self) -> str:
+        return f"{self.did.number if self.did_id else '?'} → {self.describe()}"
+
+    def describe(self) -> str:
+        """Where calls go, in words: `queue support (ast)`, `agent Amina Wanjiru (1005)`, `extension 700`."""
+        target = {"queue": self.queue, "agent": self.agent}.get(self.target) or self.extension
+        return f"{self.target} {target}"
+
+    def clean(self) -> None:
+        if self.did_id and not self.did.allow_inbound:
+            raise ValidationError({"did": f"{self.did} does not allow inbound use."})
+        chosen = {"queue": self.queue_id, "agent": self.agent_id, "extension": self.extension}
+        if not chosen.get(self.target):
+            raise ValidationError({self.target: f"Choose the {self.target} calls to this DID go to."})
+        for field, value in chosen.items():
+            if field != self.target and value:
+                raise ValidationError({field: f"Calls go to a {self.target}: leave the {field} empty."})
+        owner = self.queue if self.target == InboundTarget.QUEUE else self.agent if self.target == "agent" else None
+        if owner is not None and self.pbx_id and owner.pbx_id != self.pbx_id:
+            raise ValidationError({self.target: f"{owner} is on PBX {owner.pbx}, not on {self.pbx}."})
+
+    def value(self) -> str:
+        if self.target == InboundTarget.QUEUE:
+            return f"queue|{self.queue.name if self.queue_id else ''}"
+        if self.target == InboundTarget.AGENT:
+            return f"agent|{self.agent.extension if self.agent_id else ''}"
+        return f"extension|{self.extension}"
+
+
+class CallState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    RINGING = "ringing", "Ringing the agent"
+    ANSWERED = "answered", "Agent answered, number dialled"
+    FAILED = "failed", "Failed"
+
+
+class CallRequest(models.Model):
+    """A click-to-call: the agent's phone rings first, then the number is dialled through the agent's
+    outbound routing. One per idempotency key and requester: asking twice gives the same call."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    pbx = models.ForeignKey(PbxServer, on_delete=models.CASCADE, related_name="call_requests", verbose_name="PBX")
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="call_requests")
+    extension = models.CharField(max_length=64, validators=[validate_extension])
+    number = models.CharField(max_length=24)
+    did = models.ForeignKey(Did, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name="DID")
+    state = models.CharField(max_length=16, choices=CallState.choices, default=CallState.REQUESTED)
+    error = models.TextField(blank=True)
+    pbx_call_id = models.CharField("PBX call id", max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=64)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["requested_by", "idempotency_key"], name="call_request_once_per_key")
+        ]
+        verbose_name = "click-to-call"
+        verbose_name_plural = "click-to-calls"
+
+    def __str__(self) -> str:
+        return f"{self.extension} → {self.number} ({self.state})"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from telephony.models import Did, PbxServer, Queue
+from agents.models import Agent
+from telephony.models import CallRequest, Did, InboundRoute, OutboundRoute, PbxServer, PrefixRoute, Queue
+from telephony.pbx import routing
 from telephony.pbx.base import Snapshot
+from telephony.phone import spellings
 
 
 def queues_visible_to(*, user) -> QuerySet[Queue]:
@@ -29,8 +32,41 @@ def queue_choices() -> list[tuple[str, str]]:
     return [(f"{pbx}/{name}", f"{name} ({pbx})") for name, pbx in rows]
 
 
-def dids_all() -> QuerySet[Did]:
-    return Did.objects.all()
+def routing_wanted(*, pbx: PbxServer) -> dict[str, str]:
+    """The routing data this PBX should hold (telephony.pbx.routing), from the agents' default DIDs, the
+    prefixes, the outbound routes through enabled trunks and the inbound routes of DIDs open to calls in (each
+    under every spelling of its number a trunk may use)."""
+    entries = {
+        routing.key("default_did", extension): number
+        for extension, number in Agent.objects.filter(pbx=pbx, default_did__allow_outbound=True).values_list(
+            "extension", "default_did__number"
+        )
+    }
+    for prefix, number in PrefixRoute.objects.filter(pbx=pbx, did__allow_outbound=True).values_list(
+        "prefix", "did__number"
+    ):
+        entries[routing.key("prefix", prefix)] = number
+    for route in OutboundRoute.objects.filter(pbx=pbx, trunk__enabled=True).select_related("trunk", "did"):
+        entries[routing.key("route", route.match or routing.ANY)] = route.entry().value()
+    for route in InboundRoute.objects.filter(pbx=pbx, did__allow_inbound=True).select_related("did", "queue", "agent"):
+        for number in spellings(route.did.number):  # however the trunk writes the number called
+            entries[routing.key("inbound", number)] = route.value()
+    return entries
+
+
+def dids_visible_to(*, user) -> QuerySet[Did]:
+    """Supervisors see every DID; anyone else signed in, the DIDs their calls may present (open to outbound)."""
+    if user.has_perm("telephony.view_did"):
+        return Did.objects.all()
+    return Did.objects.filter(allow_outbound=True) if user.is_authenticated else Did.objects.none()
+
+
+def calls_visible_to(*, user) -> QuerySet[CallRequest]:
+    """Supervisors see every click-to-call; an agent, the calls of their own extension and those they asked for."""
+    calls = CallRequest.objects.all()
+    if user.has_perm("telephony.view_callrequest"):
+        return calls
+    return calls.filter(Q(agent__user=user) | Q(requested_by=user)) if user.is_authenticated else calls.none()
 
 
 def snapshot_lines(*, pbx: PbxServer, snap: Snapshot) -> list[str]:

@@ -18,12 +18,23 @@ from django.utils import timezone
 from agents import live
 from agents import services as agent_services
 from agents.models import AGENT_OBSERVED_FIELDS, Agent, Availability, SyncState
-from telephony.models import OBSERVED_FIELDS, ConnectionState, LogoutAction, PbxKind, PbxServer, QueueMembership
+from telephony.models import (
+    OBSERVED_FIELDS,
+    CallRequest,
+    CallState,
+    ConnectionState,
+    LogoutAction,
+    PbxKind,
+    PbxServer,
+    QueueMembership,
+)
 from telephony.pbx import events as ev
 from telephony.pbx.base import (
     REACHABLE,
+    RING_SECONDS,
     MemberState,
     Observed,
+    Originated,
     PbxBackend,
     PbxError,
     Seat,
@@ -31,6 +42,7 @@ from telephony.pbx.base import (
     backend_class,
     backend_for,
 )
+from telephony.selectors import routing_wanted
 
 log = logging.getLogger(__name__)
 
@@ -393,6 +405,12 @@ def pbx_reconcile(*, pbx_id: int) -> list[str]:
                 continue
             agent_record_sync(agent=agent, state=SyncState.APPLIED)
         snapshot = backend.snapshot() if found else snapshot
+        try:
+            found += [f"routing: {change}" for change in _routing_repair(backend, routing_wanted(pbx=pbx))]
+        except PbxError as exc:
+            found.append(f"routing: repair failed: {exc.message}")
+            if exc.retryable:
+                raise
     pbx_apply_snapshot(pbx_id=pbx.pk, snapshot=snapshot)
     PbxServer.objects.filter(pk=pbx.pk).update(last_reconciled_at=timezone.now(), drift="\n".join(found))
     if found:
@@ -405,3 +423,133 @@ def pbx_check(*, pbx: PbxServer) -> Snapshot:
     with backend_for(pbx) as backend:
         backend.ping()
         return backend.snapshot()
+
+
+# ---- routing data --------------------------------------------------------------------------------------
+
+
+def _routing_repair(backend: PbxBackend, wanted: dict[str, str]) -> list[str]:
+    """Make the PBX's routing entries what they should be, writing only what differs; say what was written."""
+    held = backend.routing_read()
+    changes = []
+    for key, value in sorted(wanted.items()):
+        if held.get(key) != value:
+            backend.routing_put(key, value)
+            changes.append(f"{key} = {value}" if key in held else f"{key} set to {value}")
+    for key in sorted(held.keys() - wanted.keys()):
+        backend.routing_delete(key)
+        changes.append(f"{key} removed")
+    return changes
+
+
+def routing_sync(*, pbx_id: int) -> list[str]:
+    """Push this PBX's routing data now (what differs only). Raises PbxError: the task decides about retrying."""
+    pbx = PbxServer.objects.get(pk=pbx_id)
+    with backend_for(pbx) as backend:
+        return _routing_repair(backend, routing_wanted(pbx=pbx))
+
+
+class _RoutingBatch:
+    """The PBXs one transaction's changes touched (None: every enabled one), pushed once."""
+
+    def __init__(self) -> None:
+        self.pbx_ids: set[int] | None = set()
+        self.done = False
+
+    def add(self, pbx_ids: Iterable[int] | None) -> None:
+        if self.pbx_ids is not None:
+            self.pbx_ids = None if pbx_ids is None else self.pbx_ids | set(pbx_ids)
+
+    def push(self) -> None:
+        from telephony import tasks
+
+        if self.done:
+            return
+        self.done = True
+        ids = PbxServer.objects.filter(enabled=True).values_list("pk", flat=True)
+        for pbx_id in ids if self.pbx_ids is None else ids.filter(pk__in=self.pbx_ids):
+            tasks.enqueue(tasks.apply_routing, pbx_id, key=f"routing-{pbx_id}")
+
+
+def routing_changed(*, pbx_ids: Iterable[int] | None = None) -> None:
+    """Routing data changed (a DID, trunk, route or an agent's default DID): push it to these PBXs, or to every
+    enabled one, once the change is committed. The changes of one transaction share one push: the first of
+    their callbacks to run pushes them all."""
+    connection = transaction.get_connection()
+    pending = [
+        f.__self__ for _, f, *_ in connection.run_on_commit if isinstance(getattr(f, "__self__", None), _RoutingBatch)
+    ]
+    batch = next((b for b in pending if not b.done), None) if connection.in_atomic_block else None
+    batch = batch or _RoutingBatch()
+    batch.add(pbx_ids)
+    transaction.on_commit(batch.push)
+
+
+# ---- click-to-call -------------------------------------------------------------------------------------
+
+
+def call_request(*, user, agent: Agent, number: str, did, idempotency_key: str) -> tuple[CallRequest, bool]:
+    """Record a click-to-call and place it once committed; the same key from the same user gives the same call.
+
+    Returns the call and whether it is new.
+    """
+    from telephony import tasks
+
+    with transaction.atomic():
+        call, created = CallRequest.objects.get_or_create(
+            requested_by=user,
+            idempotency_key=idempotency_key,
+            defaults={
+                "pbx_id": agent.pbx_id,
+                "agent": agent,
+                "extension": agent.extension,
+                "number": number,
+                "did": did,
+            },
+        )
+        if created:
+            transaction.on_commit(lambda: tasks.enqueue(tasks.place_call, str(call.pk), key=agent.extension))
+    return call, created
+
+
+def call_place(*, call_id: str) -> None:
+    """Ring the agent, then dial the number: once only. The row is claimed (requested → ringing) before anything
+    is sent, so a task run again (a retry, a redelivery after a worker died) never places a second call.
+    Raises PbxError when the PBX cannot be reached: nothing was sent, the row is requested again."""
+    call = CallRequest.objects.select_related("pbx", "did").get(pk=call_id)
+    claimed = CallRequest.objects.filter(pk=call.pk, state=CallState.REQUESTED)
+    if not claimed.update(state=CallState.RINGING, updated_at=timezone.now()):
+        return
+    backend = backend_for(call.pbx, calls=True)
+    try:
+        backend.open()
+    except PbxError:
+        CallRequest.objects.filter(pk=call.pk, state=CallState.RINGING).update(state=CallState.REQUESTED)
+        raise
+    try:
+        result = backend.originate(
+            call_id=str(call.pk), extension=call.extension, number=call.number, did=call.did.number if call.did else ""
+        )
+    except PbxError as exc:  # sent, or maybe sent: never again
+        result = Originated(False, error=exc.message)
+    finally:
+        backend.close()
+    call_record(call_id=call.pk, result=result)
+
+
+def calls_expire() -> int:
+    """A call still ringing long after the PBX must have answered was lost with the worker placing it: say so."""
+    stale = timezone.now() - timedelta(seconds=RING_SECONDS + 60)
+    return CallRequest.objects.filter(state=CallState.RINGING, updated_at__lt=stale).update(
+        state=CallState.FAILED,
+        error="the outcome was lost: the worker placing the call stopped",
+        updated_at=timezone.now(),
+    )
+
+
+def call_record(*, call_id, result: Originated) -> None:
+    if result.answered:
+        fields = {"state": CallState.ANSWERED, "pbx_call_id": result.call_id[:64], "error": ""}
+    else:
+        fields = {"state": CallState.FAILED, "error": result.error[:2000]}
+    CallRequest.objects.filter(pk=call_id).update(**fields, updated_at=timezone.now())

@@ -24,7 +24,7 @@ from django.db import close_old_connections
 from agents.models import Agent, SyncState
 from telephony import services
 from telephony.models import PbxServer
-from telephony.pbx.base import PbxError
+from telephony.pbx.base import Originated, PbxError
 
 RETRY = {"bind": True, "max_retries": 8, "acks_late": True}
 
@@ -113,6 +113,30 @@ def _member(task, pbx_id: int, queue: str, extension: str, *, present: bool) -> 
         raise task.retry(exc=exc, countdown=_retry_delay(task.request.retries)) from exc
 
 
+@shared_task(**RETRY, expires=300)
+def apply_routing(self, pbx_id: int) -> None:
+    """Push a PBX's routing data (what differs only); a PBX that stays away gets it at its next reconciliation."""
+    try:
+        services.routing_sync(pbx_id=pbx_id)
+    except PbxError as exc:
+        if _give_up(self, exc):
+            services.pbx_record_problem(pbx_id=pbx_id, problem=f"routing: {exc.message}")
+            return
+        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries)) from exc
+
+
+@shared_task(bind=True, max_retries=4, acks_late=True, expires=120)
+def place_call(self, call_id: str) -> None:
+    """A click-to-call. Retried only while the PBX cannot be reached (nothing was sent); never once sent."""
+    try:
+        services.call_place(call_id=call_id)
+    except PbxError as exc:
+        if _give_up(self, exc):
+            services.call_record(call_id=call_id, result=Originated(False, error=exc.message))
+            return
+        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries)) from exc
+
+
 @shared_task(expires=settings.MAYDAY_POLL_SECONDS * 2 / 3)
 def poll_pbx(pbx_id: int) -> list[str]:
     """Reconcile one PBX: repair or flag drift between what was asked and what it shows."""
@@ -127,3 +151,4 @@ def poll_pbx(pbx_id: int) -> list[str]:
 def poll_all_pbxs() -> None:
     for pbx_id in PbxServer.objects.filter(enabled=True).values_list("pk", flat=True):
         poll_pbx.delay(pbx_id)
+    services.calls_expire()

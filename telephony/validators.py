@@ -19,6 +19,9 @@ _NUMBER = re.compile(r"[0-9*#+]{1,80}")
 _DID = re.compile(r"\+?[0-9]{3,20}")
 _REASON = re.compile(r"[A-Za-z0-9_.-]+( [A-Za-z0-9_.-]+)*")
 _DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_DIGITS = re.compile(r"[0-9]+")
+# A key or value of the routing data (AstDB, mod_hash): names, digits and the `|` between fields, nothing else.
+_ROUTING = re.compile(r"[A-Za-z0-9_.+|/-]{1,255}")
 _SECRET = re.compile(r"[\x21-\x7e]{1,128}")
 # A FreeSWITCH dial string such as `[call_timeout=20]user/1005@default` or `{ignore_early_media=true}sofia/
 # gateway/gw/+2547...`: no spaces or quotes (callcenter_config splits on them), no `|` (the columns of
@@ -52,6 +55,35 @@ def validate_number(value: object) -> str:
 
 def validate_did(value: object) -> str:
     return _check(_DID, value, "DID", "use 3-20 digits with an optional leading '+'")
+
+
+def _digits(value: object, what: str, low: int, high: int) -> str:
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value) or not low <= len(value) <= high:
+        raise ValidationError(
+            f"{value!r} is not valid as {what}: use {low}-{high} digits, no spaces or other characters.",
+            code="invalid",
+        )
+    return value
+
+
+def validate_prefix(value: object) -> str:
+    """The digits an agent dials before a number to choose the DID presented."""
+    return _digits(value, "prefix", 1, 4)
+
+
+def validate_leading_digits(value: object) -> str:
+    """The start of the numbers an outbound route takes."""
+    return _digits(value, "leading digits", 1, 10)
+
+
+def validate_prepend(value: object) -> str:
+    """Digits put in front of a number before it goes to the trunk (a country code, a carrier prefix)."""
+    return _digits(value, "prepend", 1, 10)
+
+
+def validate_routing(value: object) -> str:
+    """A key or a value of the routing data as written to AstDB or mod_hash."""
+    return _check(_ROUTING, value, "routing entry", "use letters, digits, '_', '.', '+', '|', '/' or '-'")
 
 
 def validate_reason(value: object) -> str:

@@ -21,19 +21,24 @@ from panoramisk.message import Message
 
 from telephony import validators
 from telephony.pbx import events as ev
+from telephony.pbx import routing
 from telephony.pbx.base import (
     COMMAND_TIMEOUT,
     LOGGED_OUT_REASON,
+    RING_SECONDS,
     AgentMode,
     MemberState,
     Observed,
+    Originated,
     PbxBackend,
     PbxError,
     Seat,
     Snapshot,
     checked,
     register,
+    validate_call,
     validate_member,
+    validate_routing,
 )
 from telephony.pbx.base import ContactState as Contact
 
@@ -156,7 +161,8 @@ class AmiManager(Manager):
             raise PbxError(f"AMI {action['Action']} got no answer in {timeout:g}s", retryable=True) from exc
 
 
-def ami_manager(pbx, *, events: bool) -> AmiManager:
+def ami_manager(pbx, *, events: str) -> AmiManager:
+    """A manager for `pbx` that logs in with this event mask (`off`, or classes such as EVENT_MASK)."""
     # The Login action carries these: checked like every other value before any byte is written.
     checked(validators.validate_name, pbx.username)
     checked(validators.validate_secret, pbx.secret)
@@ -166,7 +172,7 @@ def ami_manager(pbx, *, events: bool) -> AmiManager:
         port=pbx.port,
         username=pbx.username,
         secret=pbx.secret,
-        events=EVENT_MASK if events else "off",
+        events=events,
     )
 
 
@@ -409,7 +415,7 @@ class AsteriskBackend(PbxBackend):
         self.manager: AmiManager | None = None
 
         async def connect() -> AmiManager:
-            manager = ami_manager(self.pbx, events=False)
+            manager = ami_manager(self.pbx, events="call" if self.calls else "off")
             await manager.open()
             return manager
 
@@ -509,6 +515,51 @@ class AsteriskBackend(PbxBackend):
         if queues:
             self.member_pause(extension=extension, paused=on_break, reason=reason)
 
+    def routing_read(self) -> dict[str, str]:
+        top = f"/{routing.FAMILY}/"
+        reply = self._act({"Action": "DBGetTree", "Family": routing.FAMILY})
+        _ok(_as_list(reply)[0], tolerate=("not found",))  # an older Asterisk's word for an empty family
+        return {
+            m["Key"][len(top) :]: m.get("Val", "")
+            for m in _as_list(reply)
+            if m.get("Event") == "DBGetTreeResponse" and m.get("Key", "").startswith(top)
+        }
+
+    def routing_put(self, key: str, value: str) -> None:
+        validate_routing(key, value)
+        _ok(self._act({"Action": "DBPut", "Family": routing.FAMILY, "Key": key, "Val": value}))
+
+    def routing_delete(self, key: str) -> None:
+        validate_routing(key)
+        _ok(self._act({"Action": "DBDel", "Family": routing.FAMILY, "Key": key}), tolerate=("could not be deleted",))
+
+    def originate(self, *, call_id: str, extension: str, number: str, did: str) -> Originated:
+        """`Originate` with `Async: true`: queued at once, then `OriginateResponse` (matched by its ActionID, which
+        is the call's id) once the agent's phone answered or gave up. Channel variables tell the dialplan who
+        calls (MAYDAY_AGENT) and the DID chosen (MAYDAY_DID)."""
+        validate_call(extension, number, did)
+        variables = [f"MAYDAY_AGENT={extension}", f"MAYDAY_CALL={call_id}"] + ([f"MAYDAY_DID={did}"] if did else [])
+        action = {
+            "Action": "Originate",
+            "Channel": interface_for(extension),
+            "Context": "mayday-route",
+            "Exten": number,
+            "Priority": "1",
+            "CallerID": f'"{number}" <{number}>',  # what the agent's phone shows: whom it is calling
+            "Variable": ",".join(variables),
+            "Timeout": str(RING_SECONDS * 1000),
+            "Async": "true",
+            "ActionID": f"mayday-{call_id}",
+        }
+        reply = _as_list(self._act(action, timeout=RING_SECONDS + COMMAND_TIMEOUT))
+        last = reply[-1]
+        if last.get("Event") != "OriginateResponse":
+            return Originated(False, error=f"Asterisk refused: {last.get('Message', 'no reason given')}")
+        if last.get("Response") == "Success":
+            return Originated(True, call_id=last.get("Uniqueid", ""))
+        reason = _int(last.get("Reason"), -1)
+        return Originated(False, error=f"{ORIGINATE_REASONS.get(reason, 'the call failed')} (reason {reason})")
+
     @staticmethod
     def observed_availability(snapshot: Snapshot, extension: str, queues: list[str]) -> Observed | None:
         members = [
@@ -523,6 +574,16 @@ class AsteriskBackend(PbxBackend):
             return None
         paused, reason = pauses.pop()
         return Observed(AgentMode.ON_BREAK, reason) if paused else Observed(AgentMode.AVAILABLE, "")
+
+
+# OriginateResponse `Reason`: the last control frame the first leg saw (Asterisk's ast_control_frame_type).
+ORIGINATE_REASONS = {
+    0: "the phone could not be called",
+    1: "the phone hung up",
+    3: "the phone rang but nobody answered",
+    5: "the phone was busy",
+    8: "the network was congested",
+}
 
 
 def _safe_name(name: str) -> str:

@@ -107,11 +107,29 @@ class Snapshot:
     has_sip: bool = False
 
 
-class PbxBackend(abc.ABC):
-    """One PBX connection for the length of a `with` block (opened inside the task that uses it)."""
+@dataclass(frozen=True)
+class Originated:
+    """How a click-to-call's first leg ended: the agent answered (`call_id` is the PBX's id of the call), or not
+    (`error` in the PBX's words)."""
 
-    def __init__(self, pbx) -> None:
+    answered: bool
+    call_id: str = ""
+    error: str = ""
+
+
+# How long the agent's phone rings for a click-to-call before the PBX gives up on it.
+RING_SECONDS = 30
+
+
+class PbxBackend(abc.ABC):
+    """One PBX connection for the length of a `with` block (opened inside the task that uses it).
+
+    `calls`: the connection also hears the call events a click-to-call's result comes in (AMI `call` class).
+    """
+
+    def __init__(self, pbx, *, calls: bool = False) -> None:
         self.pbx = pbx
+        self.calls = calls
 
     def __enter__(self) -> PbxBackend:
         self.open()
@@ -152,6 +170,22 @@ class PbxBackend(abc.ABC):
         self, *, extension: str, name: str, availability: str, reason: str, queues: list[Seat]
     ) -> None:
         """Make the PBX carry out an agent's availability (an AgentMode) in these queues."""
+
+    @abc.abstractmethod
+    def routing_read(self) -> dict[str, str]:
+        """Every routing entry the PBX holds (telephony.pbx.routing), by Mayday's key name."""
+
+    @abc.abstractmethod
+    def routing_put(self, key: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    def routing_delete(self, key: str) -> None: ...
+
+    @abc.abstractmethod
+    def originate(self, *, call_id: str, extension: str, number: str, did: str) -> Originated:
+        """Ring the agent's phone; once answered, dial `number` through the outbound routing (presenting `did`,
+        or what the routing chooses when empty). Waits for the first leg's outcome, up to RING_SECONDS and a
+        margin. Never sent twice: a connection lost after sending is an error, not a retry."""
 
     @staticmethod
     @abc.abstractmethod
@@ -204,5 +238,18 @@ def backend_class(kind: str) -> type[PbxBackend]:
     return _REGISTRY[kind]
 
 
-def backend_for(pbx) -> PbxBackend:
-    return backend_class(pbx.kind)(pbx)
+def backend_for(pbx, *, calls: bool = False) -> PbxBackend:
+    return backend_class(pbx.kind)(pbx, calls=calls)
+
+
+def validate_routing(key: str, value: str | None = None) -> None:
+    checked(validators.validate_routing, key)
+    if value is not None:
+        checked(validators.validate_routing, value)
+
+
+def validate_call(extension: str, number: str, did: str) -> None:
+    checked(validators.validate_extension, extension)
+    checked(validators.validate_number, number)
+    if did:
+        checked(validators.validate_did, did)

@@ -18,17 +18,22 @@ from urllib.parse import unquote
 
 from telephony import validators
 from telephony.pbx import events as ev
+from telephony.pbx import routing
 from telephony.pbx.base import (
     COMMAND_TIMEOUT,
+    RING_SECONDS,
     AgentMode,
     MemberState,
     Observed,
+    Originated,
     PbxBackend,
     PbxError,
     Seat,
     Snapshot,
     checked,
     register,
+    validate_call,
+    validate_routing,
 )
 
 # Canonical spellings: FreeSWITCH accepts any case but stores what it is given, and a
@@ -137,6 +142,41 @@ def cmd_tier_add(queue: str, extension: str, domain: str, level: int) -> str:
 
 def cmd_tier_del(queue: str, extension: str, domain: str) -> str:
     return f"callcenter_config tier del {queue_id(queue, domain)} {agent_id(extension, domain)}"
+
+
+def cmd_hash(action: str, key: str, value: str | None = None) -> str:
+    """mod_hash over `api hash`: `insert/mayday/prefix_45/0323300245`, `select/…`, `delete/…`."""
+    validate_routing(key, value)
+    tail = f"/{value}" if value is not None else ""
+    return f"hash {action}/{routing.FAMILY}/{routing.hash_key(key)}{tail}"
+
+
+def parse_hash_dump(body: str) -> dict[str, str]:
+    """`hash_dump all mayday` lines `D/mayday_<key>/<value>` (a value may hold `/`) → Mayday's key names."""
+    head, entries = f"D/{routing.FAMILY}_", {}
+    for line in body.splitlines():
+        if line.startswith(head):
+            name, _, value = line[len(head) :].partition("/")
+            key = routing.from_hash_key(name)
+            if key is not None:
+                entries[key] = value
+    return entries
+
+
+def cmd_originate(*, call_id: str, extension: str, number: str, did: str, domain: str) -> str:
+    """Ring `user/<extension>@<domain>`; once answered, run `number` in the mayday-route context with the
+    channel variables the dialplan reads (mayday_agent, mayday_did) and the agent's phone showing the number."""
+    validate_call(extension, number, did)
+    checked(validators.validate_name, call_id)
+    variables = [
+        f"origination_caller_id_number={number}",
+        f"origination_caller_id_name={number}",
+        f"originate_timeout={RING_SECONDS}",
+        f"mayday_agent={extension}",
+        f"mayday_call_id={call_id}",
+        *([f"mayday_did={did}"] if did else []),
+    ]
+    return f"originate {{{','.join(variables)}}}user/{agent_id(extension, domain)} {number} XML mayday-route"
 
 
 def check_reply(body: str, *, tolerate: tuple[str, ...] = ()) -> str:
@@ -592,3 +632,56 @@ class FreeswitchBackend(PbxBackend):
 
     def agent_set_state(self, *, extension: str, state: str) -> None:
         self.api(cmd_agent_state(extension, self.pbx.domain, state))
+
+    def routing_read(self) -> dict[str, str]:
+        # An empty realm dumps nothing, which the event socket answers as `-ERR no reply`.
+        return parse_hash_dump(self.api(f"hash_dump all {routing.FAMILY}", tolerate=("no reply",)))
+
+    def routing_put(self, key: str, value: str) -> None:
+        self.api(cmd_hash("insert", key, value))
+
+    def routing_delete(self, key: str) -> None:
+        self.api(cmd_hash("delete", key), tolerate=("Not found",))
+
+    def originate(self, *, call_id: str, extension: str, number: str, did: str) -> Originated:
+        command = cmd_originate(call_id=call_id, extension=extension, number=number, did=did, domain=self.pbx.domain)
+        return asyncio.run(esl_originate(self.pbx, command))
+
+
+async def esl_originate(pbx, command: str) -> Originated:
+    """`bgapi originate` on a connection of its own (greenswitch would fold the job's result into a header):
+    `+OK Job-UUID: …` at once, then the BACKGROUND_JOB event of that job, whose body is `+OK <uuid>` once the
+    agent answered or `-ERR <CAUSE>`."""
+    results: dict[str, str] = {}
+    arrived = asyncio.Event()
+
+    def on_event(body: str) -> None:
+        headers = parse_event_body(body)
+        if headers.get("Event-Name") == "BACKGROUND_JOB":
+            results[headers.get("Job-UUID", "")] = body.partition("\n\n")[2].strip()
+            arrived.set()
+
+    conn = EslConnection(on_event=on_event)
+    try:
+        await conn.open(pbx.host, pbx.port, pbx.secret)
+        check_reply(await conn.command("event plain BACKGROUND_JOB"))
+        reply = await conn.command(f"bgapi {command}")
+        if not reply.startswith("+OK Job-UUID: "):
+            return Originated(False, error=f"FreeSWITCH refused: {reply}")
+        job = reply.removeprefix("+OK Job-UUID: ").strip()
+        async with asyncio.timeout(RING_SECONDS + COMMAND_TIMEOUT):
+            while job not in results:
+                arrived.clear()
+                waiter = asyncio.ensure_future(arrived.wait())
+                await asyncio.wait({waiter, conn.closed}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if conn.closed.done() and job not in results:
+                    return Originated(False, error="the connection to FreeSWITCH was lost before the call's outcome")
+    except TimeoutError:
+        return Originated(False, error="FreeSWITCH did not say how the call went")
+    finally:
+        conn.close()
+    result = results[job]
+    if result.startswith("+OK"):
+        return Originated(True, call_id=result[3:].strip())
+    return Originated(False, error=result.removeprefix("-ERR").strip() or "the call failed")

@@ -30,7 +30,7 @@ from reporting.services import calls_record
 from telephony import services
 from telephony.models import ConnectionState, PbxKind
 from telephony.pbx import events as ev
-from telephony.pbx.asterisk import ami_event, ami_manager, ami_snapshot
+from telephony.pbx.asterisk import EVENT_MASK, ami_event, ami_manager, ami_snapshot
 from telephony.pbx.base import PbxError
 from telephony.pbx.freeswitch import EVENT_SUBSCRIPTION, EslConnection, esl_event, esl_snapshot
 from telephony.selectors import pbxs_enabled
@@ -135,7 +135,7 @@ class Stream:
             await self.on_resync(self)
 
     async def _ami(self) -> None:
-        manager = ami_manager(self.pbx, events=True)
+        manager = ami_manager(self.pbx, events=EVENT_MASK)
         manager.event_sink = lambda frame: self.take(ami_event(frame))
         try:  # open inside: a stream stopped during the login still closes its socket
             await manager.open()

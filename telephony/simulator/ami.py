@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,29 @@ Frame = list[tuple[str, str]]
 
 def encode(frame: Frame) -> bytes:
     return ("".join(f"{k}: {v}\r\n" for k, v in frame) + "\r\n").encode()
+
+
+def is_true(value: str) -> bool:
+    """Asterisk's ast_true: the words a manager header accepts for yes."""
+    return value.strip().lower() in ("yes", "true", "y", "t", "1", "on")
+
+
+def parse_callerid(text: str) -> tuple[str, str]:
+    """(number, name) of a CallerID header such as `"Customer" <0700771301>`; `<unknown>` for a missing part,
+    as OriginateResponse reports them (originate.ami)."""
+    match = re.fullmatch(r'\s*(?:"([^"]*)"|([^<]*?))\s*<([^>]*)>\s*', text)
+    if match:
+        name, number = match.group(1) if match.group(1) is not None else match.group(2), match.group(3)
+    elif re.fullmatch(r"[0-9*#+]+", text.strip()):
+        name, number = "", text.strip()
+    else:
+        name, number = text.strip(), ""
+    return number or "<unknown>", name or "<unknown>"
+
+
+# The dialplan contexts of the recorded lab (see tests/fixtures/asterisk/README.md). A Local channel into any other
+# context cannot be created: its Originate fails with Reason 0, as `Local/nonexistent@nowhere` did in originate.ami.
+CONTEXTS = ("caller", "agent-phones", "slow-phones", "from-pstn")
 
 
 @dataclass
@@ -111,14 +135,21 @@ class AmiServer(SessionServer):
         self.pjsip = pjsip
         self.endpoints = endpoints if endpoints is not None else [str(n) for n in range(1000, 1100)]
         self.actions: list[dict[str, str]] = []  # every action received, for tests and the curious
+        self.originates: list[dict[str, str]] = []  # every Originate action, for tests
+        self.astdb: dict[str, str] = {}  # "/family/key" -> value; on disk in Asterisk, so reset() keeps it
+        self.answer_delay = 0.05  # seconds a known PJSIP phone takes to answer a click-to-call Originate
+        self.unanswered: set[str] = set()  # endpoints whose phone rings but is never answered
         self.reset()
         self._ids = itertools.count(1)
         self._locals = itertools.count(1)
+        self._pjsips = itertools.count(1)
         self.caller_entered = None  # set by the scripted activity: (queue, uniqueid) -> None
         self.frozen = False  # True: accept and read, never answer (a half-open or hung manager)
 
     def reset(self) -> None:
-        """A restart: dynamic members, callers and contacts are gone; configured queues remain."""
+        """A restart: dynamic members, callers, contacts and calls being originated are gone; configured queues and
+        AstDB (a file on the PBX) remain."""
+        self.cancel_timers()
         self.queues = {name: QueueState(strategy) for name, strategy in self.initial_queues.items()}
         for queue, interfaces in self.static.items():
             for interface in interfaces:
@@ -131,6 +162,16 @@ class AmiServer(SessionServer):
     def local_channel(self, exten: str, context: str) -> str:
         """A Local channel's name without its `;1`/`;2` half, numbered as Asterisk does (`Local/s@caller-0000000c`)."""
         return f"Local/{exten}@{context}-{next(self._locals):08x}"
+
+    def pjsip_channel(self, endpoint: str) -> str:
+        """A PJSIP channel's name, as chan_pjsip makes it (`PJSIP/1005-00000003`)."""
+        return f"PJSIP/{endpoint}-{next(self._pjsips):08x}"
+
+    def astdb_tree(self, family: str, key: str = "") -> list[str]:
+        """The AstDB keys under a family, or under a key of it, in key order, as Asterisk's astdb selects them
+        (`key || '/' LIKE prefix || '/%'`): a prefix matches whole path segments, `prefix` not `prefixes`."""
+        prefix = f"/{family}/{key}" if family and key else f"/{family}" if family else ""
+        return sorted(k for k in self.astdb if not prefix or (k + "/").startswith(prefix + "/"))
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -249,6 +290,11 @@ class AmiSession:
     def send(self, frame: Frame) -> None:
         self.writer.write(encode(frame))
 
+    def wants(self, event_class: str) -> bool:
+        """Whether this session's event mask lets events of that class through (`Events: call` gets no
+        FullyBooted, originate.ami)."""
+        return self.events and (self.classes is None or bool(self.classes & {event_class, "all"}))
+
     def reply(self, action: dict[str, str], response: str, message: str | None = None, *extra) -> None:
         frame = [("Response", response)]
         if "actionid" in action:
@@ -264,8 +310,11 @@ class AmiSession:
             action: dict[str, str] = {}
             for line in block.decode(errors="replace").split("\r\n"):
                 key, sep, value = line.partition(":")
-                if sep:
-                    action[key.strip().lower()] = value.strip()
+                key = key.strip().lower()
+                if sep and key == "variable" and key in action:
+                    action[key] += "," + value.strip()  # several Variable headers add up, as in Asterisk
+                elif sep:
+                    action[key] = value.strip()
             if "action" not in action:
                 self.send([("Response", "Error"), ("Message", "Missing action in request")])
                 continue
@@ -303,7 +352,7 @@ class AmiSession:
         self.events = mask not in ("off", "no", "false", "0")
         self.classes = None if mask in ("on", "yes", "true", "1", "all") else set(mask.split(","))
         self.reply(action, "Success", "Authentication accepted")
-        if self.events:
+        if self.wants("system"):
             self.send(
                 [
                     ("Event", "FullyBooted"),
@@ -313,6 +362,7 @@ class AmiSession:
                     ("Status", "Fully Booted"),
                 ]
             )
+        if self.wants("security"):
             tv = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
             peer = self.writer.get_extra_info("peername") or ("127.0.0.1", 0)
             local = self.writer.get_extra_info("sockname") or ("127.0.0.1", 0)
@@ -616,28 +666,137 @@ class AmiSession:
         lines.append("   No Callers" if not q.callers else "   Callers: ")
         return [*lines, ""]
 
+    # ---- AstDB (astdb.ami) -------------------------------------------------------------------------
+    # The "No family/key specified" errors are not in the recording: they are main/db.c's texts (DBPut's without
+    # the full stop the others have).
+
+    def _family_key(self, action: dict[str, str], *, key: bool = True, stop: str = ".") -> tuple[str, str] | None:
+        """Family and Key of a DB action, or None once the missing one has been refused."""
+        family, name = action.get("family", ""), action.get("key", "")
+        if not family:
+            self.reply(action, "Error", f"No family specified{stop}")
+            return None
+        if key and not name:
+            self.reply(action, "Error", f"No key specified{stop}")
+            return None
+        return family, name
+
+    def do_dbput(self, action: dict[str, str]) -> None:
+        if found := self._family_key(action, stop=""):
+            family, key = found
+            self.server.astdb[f"/{family}/{key}"] = action.get("val", "")  # no Val stores "", as recorded
+            self.reply(action, "Success", "Updated database successfully")
+
+    def do_dbget(self, action: dict[str, str]) -> None:
+        if not (found := self._family_key(action)):
+            return
+        family, key = found
+        value = self.server.astdb.get(f"/{family}/{key}")
+        if value is None:
+            self.reply(action, "Error", "Database entry not found")
+            return
+        aid = [("ActionID", action["actionid"])] if "actionid" in action else []
+        item = [("Event", "DBGetResponse"), ("Family", family), ("Key", key), ("Val", value), *aid]
+        self._list(action, "Result will follow", [item], "DBGetComplete")
+
+    def do_dbgettree(self, action: dict[str, str]) -> None:
+        """Without a Family, Asterisk lists the whole database; a family with nothing in it is an empty list."""
+        aid = [("ActionID", action["actionid"])] if "actionid" in action else []
+        keys = self.server.astdb_tree(action.get("family", ""), action.get("key", ""))
+        items = [[("Event", "DBGetTreeResponse"), ("Key", k), ("Val", self.server.astdb[k]), *aid] for k in keys]
+        self._list(action, "Result will follow", items, "DBGetTreeComplete")
+
+    def do_dbdel(self, action: dict[str, str]) -> None:
+        if not (found := self._family_key(action)):
+            return
+        family, key = found
+        if self.server.astdb.pop(f"/{family}/{key}", None) is None:
+            self.reply(action, "Error", "Database entry could not be deleted")
+        else:
+            self.reply(action, "Success", "Key deleted successfully")
+
+    def do_dbdeltree(self, action: dict[str, str]) -> None:
+        if not (found := self._family_key(action, key=False)):
+            return
+        keys = self.server.astdb_tree(*found)
+        for k in keys:
+            del self.server.astdb[k]
+        if keys:
+            self.reply(action, "Success", "Key tree deleted successfully")
+        else:
+            self.reply(action, "Error", "Database entry not found")
+
+    # ---- Originate (originate.ami) -----------------------------------------------------------------
+
     def do_originate(self, action: dict[str, str]) -> None:
-        """Async Originate into `Context=from-pstn Exten=<queue>` places a simulated caller in that queue."""
+        """Queue the call and answer at once, as Asterisk does with and without Async (both recorded).
+
+        With `Async: true` an OriginateResponse follows (to the sessions whose event mask takes `call`):
+        - `PJSIP/<ext>` (click-to-call): once the phone answers (`answer_delay`) if `<ext>` is an endpoint; never if
+          it is in `unanswered` (Failure after the action's Timeout); at once for an unknown endpoint (Failure,
+          Reason 0, as for the recorded channel that could not be created);
+        - `Local/<exten>@<context>`: at once, Success if the context is in the lab's dialplan (`CONTEXTS`) — into
+          `Context: from-pstn` + `Exten: <queue>` this places a simulated caller in that queue —, else Failure;
+        - any other channel technology: Failure, Reason 0.
+        Without Async no OriginateResponse is sent (as recorded); the Local caller still enters its queue.
+        """
+        channel = action.get("channel", "")
+        if not channel:
+            self.reply(action, "Error", "Channel not specified")  # manager.c's text, not in the recording
+            return
+        self.server.originates.append(action)
         self.reply(action, "Success", "Originate successfully queued")
+        asynchronous = is_true(action.get("async", ""))
+        tech, _, resource = channel.partition("/")
+        if tech.upper() == "PJSIP":
+            if asynchronous:
+                self._originate_pjsip(action, resource)
+            return
+        exten, _, context = resource.partition("/")[0].partition("@")  # Local/1005@agent-phones/n: options after /
+        created = tech == "Local" and context in CONTEXTS
+        uniqueid = self.server.uniqueid() if created else "<unknown>"
+        if asynchronous:
+            name = f"{self.server.local_channel(exten, context)};1" if created else channel
+            self._originate_response(action, created, name, "4" if created else "0", uniqueid)
         queue = action.get("exten", "")
-        uniqueid = self.server.uniqueid()
+        if created and self.server.caller_entered is not None and queue in self.server.queues:
+            self.server.caller_entered(queue, uniqueid)
+
+    def _originate_pjsip(self, action: dict[str, str], endpoint: str) -> None:
+        server = self.server
+        if not server.pjsip or endpoint not in server.endpoints:
+            self._originate_response(action, False, action["channel"], "0", "<unknown>")
+        elif endpoint in server.unanswered:
+            try:
+                timeout = int(action.get("timeout") or 30000) / 1000
+            except ValueError:
+                timeout = 30.0
+            # Reason 3 (AST_CONTROL_RINGING, the last thing the phone said) is not recorded: it is what Asterisk
+            # reports when a ringing phone outlasts the Timeout.
+            server.later(timeout, self._originate_response, action, False, action["channel"], "3", "<unknown>")
+        else:
+            channel = server.pjsip_channel(endpoint)
+            server.later(server.answer_delay, self._originate_response, action, True, channel, "4", server.uniqueid())
+
+    def _originate_response(self, action: dict[str, str], ok: bool, channel: str, reason: str, uniqueid: str) -> None:
+        """OriginateResponse with the recorded header order; CallerIDNum/Name are those the action asked for."""
+        number, name = parse_callerid(action.get("callerid", ""))
+        aid = [("ActionID", action["actionid"])] if "actionid" in action else []
         self.server.emit(
             "OriginateResponse",
             "call,all",
             [
-                ("ActionID", action.get("actionid", "")),
-                ("Response", "Success"),
-                ("Channel", action.get("channel", "")),
+                *aid,
+                ("Response", "Success" if ok else "Failure"),
+                ("Channel", channel),
                 ("Context", action.get("context", "")),
-                ("Exten", queue),
-                ("Reason", "4"),
+                ("Exten", action.get("exten", "")),
+                ("Reason", reason),
                 ("Uniqueid", uniqueid),
-                ("CallerIDNum", "<unknown>"),
-                ("CallerIDName", "<unknown>"),
+                ("CallerIDNum", number),
+                ("CallerIDName", name),
             ],
         )
-        if self.server.caller_entered is not None and queue in self.server.queues:
-            self.server.caller_entered(queue, uniqueid)
 
 
 AmiServer.session_class = AmiSession

@@ -31,6 +31,11 @@ QUEUE_COLUMNS = (
 )
 STATUSES = {"logged out", "available", "available (on demand)", "on break"}
 STATES = {"idle", "waiting", "receiving", "in a queue call", "reserved"}
+HASH_USAGE = "-ERR Usage: hash insert|insert_ifempty|select|delete|delete_ifmatch/realm/key[/value]\n"
+ORIGINATE_USAGE = (
+    "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] "
+    "[<timeout_sec>]\n"
+)
 DISCONNECT = (
     "Content-Type: text/disconnect-notice\nContent-Length: 67\n\n"
     "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
@@ -149,12 +154,18 @@ class EslServer(SessionServer):
         self.initial_queues = queues or {"support": "longest-idle-agent", "sales": "round-robin"}
         self.initial_agents = agents if agents is not None else [str(n) for n in range(1000, 1100)]
         self.commands: list[str] = []  # every command received, for tests and the curious
+        self.originates: list[dict] = []  # every originate, parsed (see `originate`), for tests
+        self.answer_delay = 0.05  # seconds a user's phone takes to answer an originate
+        self.unanswered: set[str] = set()  # extensions whose phone rings but is never answered
         self.sequence = 400
         self.frozen = False  # True: accept and read, never answer (a half-open or hung event socket)
         self.reset()
 
     def reset(self) -> None:
-        """A restart: configured agents (Logged Out) and queues; tiers added at run time are gone."""
+        """A restart: configured agents (Logged Out) and queues; tiers added at run time, mod_hash's data (memory
+        only) and calls being originated are gone."""
+        self.cancel_timers()
+        self.hash: dict[tuple[str, str], str] = {}  # (realm, key) -> value
         self.queues = {f"{q}@{self.domain}": strategy for q, strategy in self.initial_queues.items()}
         self.agents = {
             f"{a}@{self.domain}": FsAgent(f"{a}@{self.domain}", f"user/{a}@{self.domain}") for a in self.initial_agents
@@ -177,8 +188,10 @@ class EslServer(SessionServer):
         ]
 
     @staticmethod
-    def _framed(headers: list[tuple[str, str]]) -> bytes:
-        raw = ("".join(f"{k}: {url_encode(v)}\n" for k, v in headers if v != "") + "\n").encode()
+    def _framed(headers: list[tuple[str, str]], body: str = "") -> bytes:
+        """An event as `event plain` sends it; a body follows the headers with its own Content-Length (bgapi.esl)."""
+        raw = "".join(f"{k}: {url_encode(v)}\n" for k, v in headers if v != "").encode()
+        raw += f"Content-Length: {len(body.encode())}\n\n{body}".encode() if body else b"\n"
         return f"Content-Length: {len(raw)}\nContent-Type: text/event-plain\n\n".encode() + raw
 
     def event_bytes(
@@ -207,6 +220,27 @@ class EslServer(SessionServer):
     def emit_raw(self, data: bytes) -> None:
         for session in self.sessions:
             if session.callcenter_events:
+                session.writer.write(data)
+
+    def background_job(self, job: str, command: str, arg: str, body: str) -> None:
+        """The BACKGROUND_JOB of a finished bgapi, to every session subscribed to it (bgapi.esl, originate.esl)."""
+        self.sequence += 1
+        data = self._framed(
+            [
+                ("Event-Name", "BACKGROUND_JOB"),
+                *self._origin(time.time()),
+                ("Event-Calling-File", "mod_event_socket.c"),
+                ("Event-Calling-Function", "api_exec"),
+                ("Event-Calling-Line-Number", "1580"),
+                ("Event-Sequence", str(self.sequence)),
+                ("Job-UUID", job),
+                ("Job-Command", command),
+                ("Job-Command-Arg", arg),  # left out when empty, as for a bare `bgapi status`
+            ],
+            body,
+        )
+        for session in self.sessions:
+            if session.background_events:
                 session.writer.write(data)
 
     def hangup_bytes(self, leg: Leg, call: CcCall, other: Leg | None = None) -> bytes:
@@ -454,10 +488,112 @@ class EslServer(SessionServer):
             return "+OK\n"
         return "-ERR Invalid!\n"
 
+    # ---- mod_hash (hash.esl) ---------------------------------------------------------------------
+
+    def hash_api(self, args: str) -> str:
+        """`hash <op>/<realm>/<key>[/<value>]`: the value is the rest of the line, `/` and `|` included.
+        A select that finds nothing answers nothing (the api layer turns that into `-ERR no reply`)."""
+        parts = args.split("/", 3)
+        if len(parts) < 3:
+            return HASH_USAGE
+        op, key, value = parts[0].lower(), (parts[1], parts[2]), parts[3] if len(parts) > 3 else None
+        current = self.hash.get(key)
+        if op == "select":
+            return current or ""
+        if op == "delete":
+            return "-ERR Not found\n" if self.hash.pop(key, None) is None else "+OK\n"
+        if value is None:  # insert, insert_ifempty and delete_ifmatch need a value
+            return HASH_USAGE
+        if op == "insert" or (op == "insert_ifempty" and current is None):
+            self.hash[key] = value
+            return "+OK\n"
+        if op == "insert_ifempty":
+            return "-ERR key already exists\n"
+        if op == "delete_ifmatch":
+            if current is None:
+                return "-ERR Not found\n"  # mod_hash's text for this case; the recording has the other two
+            if current != value:
+                return "-ERR Doesn't match\n"
+            del self.hash[key]
+            return "+OK\n"
+        return HASH_USAGE
+
+    def hash_dump(self, args: str) -> str:
+        """`hash_dump all|limit|db [<realm>]`: one `D/<realm>_<key>/<value>` line per entry. The realm filter is
+        mod_hash's: `<realm>_` anywhere in the stored key. The order is that of FreeSWITCH's hash table, which
+        promises none; here it is insertion order. There is no `limit` data in the simulator."""
+        words = args.split()
+        if not words or words[0] not in ("all", "limit", "db"):
+            return "Usage: all|limit|db [<realm>]\n"  # mod_hash's text, not in the recording
+        if words[0] == "limit":
+            return ""
+        needle = f"{words[1]}_" if len(words) == 2 else ""
+        entries = [(f"{realm}_{key}", value) for (realm, key), value in self.hash.items()]
+        return "".join(f"D/{name}/{value}\n" for name, value in entries if needle in name)
+
+    # ---- originate (originate.esl) -------------------------------------------------------------------
+
+    def originate(self, args: str) -> tuple[str, float]:
+        """`originate [{a=b,c=d}]user/<ext>[@<domain>] <exten>|&<app>() [<dialplan>] [<context>] … [<timeout_sec>]`:
+        record the call and say how it ends: (the reply, seconds until then).
+
+        A configured user (the agents' extensions) answers after `answer_delay`: `+OK <uuid of the new channel>`
+        (`origination_uuid` if the call set one). One in `unanswered` rings until the originate timeout
+        (`originate_timeout`, else the timeout argument, else 60 s; read as a number of seconds, fractions allowed
+        here) and gives `-ERR NO_ANSWER` — not recorded: that is the Q.850 cause name FreeSWITCH uses for it.
+        An unknown user gives `-ERR SUBSCRIBER_ABSENT` at once (recorded). The simulator has no dialplan or
+        gateways: any other endpoint finds no route, `-ERR NO_ROUTE_DESTINATION`, as the recorded loopback call to
+        an extension that does not exist.
+        """
+        words = split_args(args)
+        if len(words) < 2 or len(words) > 7:
+            return ORIGINATE_USAGE, 0.0  # mod_commands' text, not in the recording
+        url, destination = words[0], words[1]
+        dialplan = words[2] if len(words) > 2 else "XML"
+        context = words[3] if len(words) > 3 else "default"
+        variables: dict[str, str] = {}
+        if url.startswith("{") and "}" in url:
+            block, _, url = url[1:].partition("}")
+            for pair in filter(None, block.split(",")):
+                name, _, value = pair.partition("=")
+                variables[name] = value
+        extension, domain = "", ""
+        if url.startswith("user/"):
+            extension, _, domain = url[len("user/") :].partition("@")
+            domain = domain or self.domain
+        self.originates.append(
+            {
+                "variables": variables,
+                "endpoint": url,
+                "extension": extension,
+                "domain": domain,
+                "destination": destination,
+                "dialplan": dialplan,
+                "context": context,
+            }
+        )
+        if not url.startswith("user/"):
+            return "-ERR NO_ROUTE_DESTINATION\n", 0.0
+        if extension not in self.initial_agents or domain != self.domain:
+            return "-ERR SUBSCRIBER_ABSENT\n", 0.0
+        if extension in self.unanswered:
+            try:
+                timeout = float(variables.get("originate_timeout") or (words[6] if len(words) > 6 else 60))
+            except ValueError:
+                timeout = 60.0
+            return "-ERR NO_ANSWER\n", timeout
+        return f"+OK {variables.get('origination_uuid') or uuid.uuid4()}\n", self.answer_delay
+
     def api(self, command: str) -> str:
         name, _, args = command.partition(" ")
         if name == "callcenter_config":
             return self.callcenter_config(split_args(args))
+        if name == "hash":
+            return self.hash_api(args)
+        if name == "hash_dump":
+            return self.hash_dump(args)
+        if name == "originate":  # a real `api originate` blocks until the call is answered or fails
+            return self.originate(args)[0]
         if name == "status":
             return (
                 "UP 0 years, 0 days, 0 hours, 1 minute, 0 seconds, 0 milliseconds, 0 microseconds\n"
@@ -484,25 +620,33 @@ class EslSession:
         self.writer.write(("\n".join(lines) + "\n\n").encode())
 
     def api_response(self, body: str) -> None:
-        raw = body.encode()
+        """An api command's output; mod_event_socket answers an empty one with `-ERR no reply` (hash.esl)."""
+        raw = body.encode() or b"-ERR no reply\n"
         self.writer.write(f"Content-Type: api/response\nContent-Length: {len(raw)}\n\n".encode() + raw)
 
     async def run(self) -> None:
         self.writer.write(b"Content-Type: auth/request\n\n")
         while True:
             block = await self.reader.readuntil(b"\n\n")
-            command = block.decode(errors="replace").strip()
+            # The command is the first line; header lines may follow it (`Job-UUID: …` after a bgapi, bgapi.esl).
+            command, *lines = block.decode(errors="replace").strip().split("\n")
+            command = command.strip()
             if not command:
                 continue
+            headers = {}
+            for line in lines:
+                key, sep, value = line.partition(":")
+                if sep:
+                    headers[key.strip().lower()] = value.strip()
             self.server.commands.append(command)
             if self.server.frozen:
                 continue  # a hung PBX: the socket stays open, nothing answers
-            if not self.handle(command):
+            if not self.handle(command, headers):
                 await self.writer.drain()
                 return
             await self.writer.drain()
 
-    def handle(self, command: str) -> bool:
+    def handle(self, command: str, headers: dict[str, str] | None = None) -> bool:
         word, _, rest = command.partition(" ")
         if word == "exit":
             self.reply("+OK bye")
@@ -521,13 +665,7 @@ class EslSession:
         elif word == "api":
             self.api_response(self.server.api(rest))
         elif word == "bgapi":
-            job = str(uuid.uuid4())
-            self.reply(f"+OK Job-UUID: {job}", f"Job-UUID: {job}")
-            if self.background_events:
-                body = self.server.api(rest)
-                headers = f"Event-Name: BACKGROUND_JOB\nJob-UUID: {job}\nJob-Command: {rest.partition(' ')[0]}\n"
-                raw = (headers + f"Content-Length: {len(body.encode())}\n\n").encode() + body.encode()
-                self.writer.write(f"Content-Length: {len(raw)}\nContent-Type: text/event-plain\n\n".encode() + raw)
+            self.bgapi(rest, (headers or {}).get("job-uuid") or str(uuid.uuid4()))
         elif word == "event" and rest.startswith("plain"):
             names = rest.split()[1:]
             self.callcenter_events = "ALL" in names or ("CUSTOM" in names and "callcenter::info" in names)
@@ -537,6 +675,18 @@ class EslSession:
         else:
             self.reply("-ERR command not found")
         return True
+
+    def bgapi(self, command: str, job: str) -> None:
+        """Answer with the job's id (the client's own `Job-UUID:` header if it sent one) and run the command; its
+        output comes later in a BACKGROUND_JOB event, to every session subscribed to those. An originate ends
+        when its call does; other commands at once."""
+        self.reply(f"+OK Job-UUID: {job}", f"Job-UUID: {job}")
+        name, _, args = command.partition(" ")
+        body, delay = self.server.originate(args) if name == "originate" else (self.server.api(command), 0.0)
+        if delay > 0:
+            self.server.later(delay, self.server.background_job, job, name, args, body)
+        else:
+            self.server.background_job(job, name, args, body)
 
 
 EslServer.session_class = EslSession

@@ -13,6 +13,22 @@ class SessionServer:
     def __init__(self) -> None:
         self.sessions: set = set()
         self.server: asyncio.AbstractServer | None = None
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    def later(self, delay: float, fn, *args) -> None:
+        """Call `fn(*args)` after `delay` seconds, unless the PBX restarts first (`cancel_timers`)."""
+
+        def fire() -> None:
+            self._timers.discard(timer)
+            fn(*args)
+
+        timer = asyncio.get_running_loop().call_later(delay, fire)
+        self._timers.add(timer)
+
+    def cancel_timers(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
 
     async def start(self, host: str, port: int) -> int:
         self.server = await asyncio.start_server(self._serve, host, port)

@@ -49,3 +49,22 @@ def test_one_agents_requests_reach_the_pbx_in_order(api_as, sim, ast_pbx):
     # request and never goes back to an older one once it has seen it.
     last = pauses.index(("true", "Training"))
     assert set(pauses[last:]) == {("true", "Training")}
+
+
+def test_a_route_saved_through_the_api_reaches_both_pbxs_within_a_second(api_as, sim, ast_pbx, fs_pbx, supervisor):
+    from telephony import tasks
+    from telephony.models import Did
+
+    for lane in tasks.LANES.threads:  # what earlier tests left on the lanes is done first: this measures the push
+        lane.submit(lambda: None).result(timeout=30)
+    Did.objects.create(number="0323300245", label="LaCueva")
+    started = time.monotonic()
+    for pbx in ("ast", "fs"):
+        body = {"pbx": pbx, "prefix": "45", "did": "0323300245"}
+        assert api_as(supervisor).post("/api/routes/prefixes/", body, format="json").status_code == 201
+    wait_for(
+        lambda: sim.sim.ami.astdb.get("/mayday/prefix/45") == "0323300245"
+        and sim.sim.esl.hash.get(("mayday", "prefix_45")) == "0323300245",
+        timeout=1.0,
+    )
+    assert time.monotonic() - started < 1.0

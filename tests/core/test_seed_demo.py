@@ -9,9 +9,21 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from agents.models import Agent, PauseReason
-from telephony.models import Did, PbxServer, Queue, QueueMembership
+from telephony.models import Did, InboundRoute, OutboundRoute, PbxServer, PrefixRoute, Queue, QueueMembership, Trunk
 
-MODELS = [get_user_model(), Agent, PauseReason, PbxServer, Queue, QueueMembership, Did]
+MODELS = [
+    get_user_model(),
+    Agent,
+    PauseReason,
+    PbxServer,
+    Queue,
+    QueueMembership,
+    Did,
+    Trunk,
+    PrefixRoute,
+    OutboundRoute,
+    InboundRoute,
+]
 
 
 def snapshot() -> dict:
@@ -46,6 +58,13 @@ def test_seed_demo_twice_gives_the_same_data(settings):
     assert (ast.host, ast.port, fs.host, fs.port) == ("127.0.0.1", 15038, "127.0.0.1", 18021)
     assert {q.name for q in Queue.objects.all()} == {"support", "sales"}
     assert Did.objects.filter(number="0323300245", label="LaCueva").exists()
+    assert Did.objects.count() == 3
+    for pbx in (ast, fs):  # a trunk, prefixes 43-49 and one outbound route on each PBX
+        assert list(pbx.trunks.values_list("name", flat=True)) == ["Hugamara_Trunk"]
+        assert list(pbx.prefix_routes.values_list("prefix", flat=True)) == [str(p) for p in range(43, 50)]
+        assert pbx.outbound_routes.get().entry().value() == "Hugamara_Trunk|1|256||10|10"
+    assert InboundRoute.objects.get().value() == "queue|support"
+    assert not Agent.objects.filter(default_did=None).exists()
     user = get_user_model().objects.get(username="1005")
     assert user.check_password("demo-pass-123") and not user.is_staff
     assert get_user_model().objects.get(username="admin").is_superuser

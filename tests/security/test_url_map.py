@@ -54,7 +54,7 @@ from agents import services
 from agents.models import Agent, AgentStatusEvent, PauseReason, StatusSource
 from mayday.admin import WRITE_ONLY_FIELDS
 from reporting.models import CallAttempt, Cdr, Outcome, QueueCall
-from telephony.models import PbxServer, Queue
+from telephony.models import CallRequest, InboundRoute, OutboundRoute, PbxServer, PrefixRoute, Queue, Trunk
 from tests.factories import (
     PASSWORD,
     AgentFactory,
@@ -87,6 +87,9 @@ ADMIN_GET_ONLY = {"history", "redirect"}
 # Path parameters naming something an agent owns: such API routes are walked with agent 1005's row ("own") and
 # with agent 1006's ("other").
 OWNED_PARAMS = {"extension", "token", "token_key", "pk"}
+# `pk` names a row an agent owns only for these (their queue, a call from their extension); elsewhere it names
+# configuration that is nobody's (a trunk, a route).
+PK_OWNED = (Queue, CallRequest)
 
 
 # ---- the route map --------------------------------------------------------------------------------------------
@@ -107,7 +110,12 @@ class Route:
     @property
     def targeted(self) -> bool:
         """Walked with the agent's own rows and with another agent's."""
-        return self.kind == "api" and bool(OWNED_PARAMS & set(self.params) or self.name in BODY_TARGETED)
+        owned = OWNED_PARAMS if self.model in PK_OWNED else OWNED_PARAMS - {"pk"}
+        return self.kind == "api" and bool(owned & set(self.params) or self.name in BODY_TARGETED)
+
+    @property
+    def model(self):
+        return getattr(getattr(getattr(self.view, "serializer_class", None), "Meta", None), "model", None)
 
     def shown(self, variant: str) -> str:
         values = {p: f"<{variant} {p}>" if p in OWNED_PARAMS else f"<{p}>" for p in self.params}
@@ -219,6 +227,30 @@ API_WRITES = {
     "queue-list": Write("telephony.add_queue", False, _queue_body),
     "queue-detail": Write("telephony.change_queue", False, _queue_body),
     "token-detail": Write("agents.change_agent", True),
+    "did-list": Write("telephony.add_did", False, lambda w, t: {"did": "0323999998", "outlet": "Url map"}),
+    "did-detail": Write("telephony.change_did", False, lambda w, t: {"outlet": "Url map"}),
+    "trunk-list": Write("telephony.add_trunk", False, lambda w, t: {"name": "UrlMap", "pbx": w.pbx.name}),
+    "trunk-detail": Write("telephony.change_trunk", False, lambda w, t: {"enabled": False}),
+    "prefix-route-list": Write(
+        "telephony.add_prefixroute", False, lambda w, t: {"pbx": w.pbx.name, "prefix": "48", "did": w.did.number}
+    ),
+    "prefix-route-detail": Write("telephony.change_prefixroute", False, lambda w, t: {"prefix": "47"}),
+    "outbound-route-list": Write(
+        "telephony.add_outboundroute",
+        False,
+        lambda w, t: {"pbx": w.pbx.name, "name": "Url map", "match": "09", "trunk": w.objects["telephony.trunk"].pk},
+    ),
+    "outbound-route-detail": Write("telephony.change_outboundroute", False, lambda w, t: {"strip": 0}),
+    "inbound-route-list": Write(
+        "telephony.add_inboundroute",
+        False,
+        lambda w, t: {"did": w.did.number, "pbx": w.pbx.name, "target": "extension", "extension": "700"},
+    ),
+    "inbound-route-detail": Write("telephony.change_inboundroute", False, lambda w, t: {"extension": "701"}),
+    # No Idempotency-Key: a permitted caller gets 400, and nothing is placed.
+    "call-list": Write(
+        "telephony.add_callrequest", True, lambda w, t: {"extension": t.agent.extension, "number": "0700771301"}
+    ),
 }
 BODY_TARGETED = {"legacy-set-agent-status"}  # the agent written to is named in the body, not the path
 
@@ -267,6 +299,17 @@ ADMIN_ADD_VALUES = {
     "telephony.queue": lambda w: {"name": "url-map", "pbx": w.pbx.pk, "strategy": "ringall"},
     "telephony.queuemembership": lambda w: {"agent": w.own.agent.pk, "queue": w.other.queue.pk},
     "telephony.did": lambda w: {"number": "0323999999", "label": "Url map"},
+    "telephony.trunk": lambda w: {"name": "UrlMap", "pbx": w.pbx.pk},
+    "telephony.prefixroute": lambda w: {"pbx": w.pbx.pk, "prefix": "48", "did": w.did.pk},
+    "telephony.outboundroute": lambda w: {
+        "pbx": w.pbx.pk,
+        "name": "Url map",
+        "match": "09",
+        "min_length": 3,
+        "max_length": 20,
+        "strip": 0,
+        "trunk": w.objects["telephony.trunk"].pk,
+    },
 }
 
 
@@ -370,6 +413,14 @@ def _build_world() -> SimpleNamespace:
             membership=MembershipFactory(agent=agent, queue=queue),
             session=services.session_open(agent=agent, client_type="webrtc", ip="192.0.2.7"),
             api_token=AuthToken.objects.create(user=agent.user)[0],
+            call=CallRequest.objects.create(
+                pbx=pbx,
+                agent=agent,
+                extension=agent.extension,
+                number="0700771301",
+                idempotency_key=f"url-map-{agent.extension}",
+                requested_by=agent.user,
+            ),
         )
     for side in sides.values():  # a call each agent answered today, in their queue: something to report
         call = QueueCall.objects.create(
@@ -401,7 +452,14 @@ def _build_world() -> SimpleNamespace:
         "telephony.pbxserver": pbx,
         "telephony.queue": sides["other"].queue,
         "telephony.queuemembership": sides["other"].membership,
-        "telephony.did": DidFactory(),
+        "telephony.did": (did := DidFactory()),
+        "telephony.trunk": (trunk := Trunk.objects.create(pbx=pbx, name="UrlMapTrunk")),
+        "telephony.prefixroute": PrefixRoute.objects.create(pbx=pbx, prefix="45", did=did),
+        "telephony.outboundroute": OutboundRoute.objects.create(pbx=pbx, name="Url map", match="0", trunk=trunk),
+        "telephony.inboundroute": InboundRoute.objects.create(
+            did=DidFactory(), pbx=pbx, target="queue", queue=sides["other"].queue
+        ),
+        "telephony.callrequest": sides["other"].call,
         "reporting.queuecall": QueueCall.objects.get(call_id="url-map-1006"),
         "reporting.cdr": Cdr.objects.create(
             pbx=pbx, call_id="url-map-1006", start=timezone.now(), disposition="ANSWERED", source="0700000001"
@@ -478,7 +536,13 @@ def _param(world, route: Route, variant: str, param: str) -> str:
         "token": lambda: target.session.token,
         "token_key": lambda: target.api_token.token_key,
         "number": lambda: world.did.number,
-        "pk": lambda: target.queue.pk if model is Queue else None,
+        "pk": lambda: (
+            target.queue.pk
+            if model is Queue
+            else target.call.pk
+            if model is CallRequest
+            else getattr(world.objects.get(model._meta.label_lower if model else ""), "pk", None)
+        ),
         "content_type_id": lambda: ContentType.objects.get_for_model(Agent).pk,
     }
     if route.model_admin is not None:  # `object_id` of its pages, `id` of the user's password page

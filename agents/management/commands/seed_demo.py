@@ -1,4 +1,5 @@
-"""Demo data: two PBXs (the bundled simulator's ports), queues, agents, DIDs. Safe to run again."""
+"""Demo data: two PBXs (the bundled simulator's ports), queues, agents, DIDs, trunks and routes. Safe to run
+again."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agents.models import AGENTS_GROUP, SUPERVISORS_GROUP, Agent, Availability, PauseReason
-from telephony.models import Did, PbxKind, PbxServer, Queue, QueueMembership
+from telephony.models import (
+    Did,
+    InboundRoute,
+    OutboundRoute,
+    PbxKind,
+    PbxServer,
+    PrefixRoute,
+    Queue,
+    QueueMembership,
+    Trunk,
+)
 
 PBXS = {
     "demo-asterisk": {
@@ -46,8 +57,10 @@ DIDS = {
     "0323300245": "LaCueva",
     "0323300246": "Mama Oliech",
     "0323300247": "Java Junction",
-    "+254709000100": "Sales hotline",
 }
+TRUNK = "Hugamara_Trunk"
+# Dialled before a number, each prefix presents one of the DIDs.
+PREFIXES = {str(p): list(DIDS)[p % len(DIDS)] for p in range(43, 50)}
 
 
 class Command(BaseCommand):
@@ -80,8 +93,33 @@ class Command(BaseCommand):
             )
             for queue_name in queue_names:
                 QueueMembership.objects.get_or_create(agent=agent, queue=queues[(pbx, queue_name)])
-        for number, label in DIDS.items():
-            Did.objects.update_or_create(number=number, defaults={"label": label})
+        dids = {
+            number: Did.objects.update_or_create(number=number, defaults={"label": label})[0]
+            for number, label in DIDS.items()
+        }
+        for pbx in pbxs.values():
+            trunk, _ = Trunk.objects.get_or_create(pbx=pbx, name=TRUNK)
+            for prefix, number in PREFIXES.items():
+                PrefixRoute.objects.update_or_create(pbx=pbx, prefix=prefix, defaults={"did": dids[number]})
+            # Ugandan numbers go out in E.164 without the +: the leading 0 becomes 256.
+            OutboundRoute.objects.update_or_create(
+                pbx=pbx,
+                match="0",
+                defaults={
+                    "name": "Uganda",
+                    "min_length": 10,
+                    "max_length": 10,
+                    "strip": 1,
+                    "prepend": "256",
+                    "trunk": trunk,
+                },
+            )
+        Agent.objects.filter(pbx=pbxs["demo-asterisk"], default_did=None).update(default_did=dids["0323300245"])
+        Agent.objects.filter(pbx=pbxs["demo-freeswitch"], default_did=None).update(default_did=dids["0323300246"])
+        InboundRoute.objects.update_or_create(
+            did=dids["0323300245"],
+            defaults={"pbx": pbxs["demo-asterisk"], "target": "queue", "queue": queues[("demo-asterisk", "support")]},
+        )
 
         self.stdout.write(self.style.SUCCESS("Demo call center ready."))
         self.stdout.write(f"  admin / {password}        (administrator)")
