@@ -63,8 +63,10 @@ def test_a_route_saved_through_the_api_reaches_both_pbxs_within_a_second(api_as,
         body = {"pbx": pbx, "prefix": "45", "did": "0323300245"}
         assert api_as(supervisor).post("/api/routes/prefixes/", body, format="json").status_code == 201
     wait_for(
-        lambda: sim.sim.ami.astdb.get("/mayday/prefix/45") == "0323300245"
-        and sim.sim.esl.hash.get(("mayday", "prefix_45")) == "0323300245",
+        lambda: (
+            sim.sim.ami.astdb.get("/mayday/prefix/45") == "0323300245"
+            and sim.sim.esl.hash.get(("mayday", "prefix_45")) == "0323300245"
+        ),
         timeout=1.0,
     )
     assert time.monotonic() - started < 1.0
