@@ -59,6 +59,9 @@ def test_an_inactive_reason_cannot_be_the_default(db):
 @pytest.mark.skipif(connection.vendor == "mysql", reason="MySQL's collation never let such names both exist")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_merges_names_that_differ_only_by_case(capsys):
+    from tests.factories import AgentFactory
+
+    agent = AgentFactory()  # made with today's model, before the schema goes back to one without its newer columns
     executor = MigrationExecutor(connection)
     executor.migrate([("agents", "0006_supervisors_revoke_tokens")])
     try:
@@ -66,9 +69,6 @@ def test_the_migration_merges_names_that_differ_only_by_case(capsys):
         Reason, Agent = old.get_model("agents", "PauseReason"), old.get_model("agents", "Agent")
         training = Reason.objects.get(name="Training")
         clash = Reason.objects.create(name="training", display_order=9)
-        from tests.factories import AgentFactory
-
-        agent = AgentFactory()
         Agent.objects.filter(pk=agent.pk).update(pause_reason_id=clash.pk)
     finally:
         executor = MigrationExecutor(connection)
