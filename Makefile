@@ -21,13 +21,18 @@ $(READY): requirements.txt requirements-dev.txt
 	touch $@
 
 # The demo: the PBX simulator runs beside the web process (which follows it) and stops with it (Ctrl-C).
+# The demo's SMS provider: the bundled stand-in gateway, reporting deliveries back to this site.
+DEMO_SMS := MAYDAY_SMS_URL=http://127.0.0.1:15080/secure MAYDAY_SMS_USERNAME=mayday MAYDAY_SMS_PASSWORD=mayday \
+	MAYDAY_SMS_SENDER=Mayday MAYDAY_SMS_DLR_URL=http://$(HOST):$(PORT)/api/sms/dlr MAYDAY_SMS_WEBHOOK_TOKEN=demo-webhook-token
+
 run: $(READY)
 	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=true $(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "Mayday is at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/, API: http://$(HOST):$(PORT)/api/)"
-	@export DJANGO_DEBUG=true; trap 'kill 0' EXIT INT TERM; \
+	@export DJANGO_DEBUG=true $(DEMO_SMS); trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/python manage.py pbx_simulator --ami 127.0.0.1:15038 --esl 127.0.0.1:18021 & \
+	$(BIN)/python manage.py sms_simulator --listen 127.0.0.1:15080 & \
 	sleep 1; $(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 test: $(READY)
@@ -54,12 +59,15 @@ BENCH_REPORTS := $(BENCH_ENV) DATABASE_URL=mysql://root@127.0.0.1:3306/mayday_be
 bench: $(READY)
 	mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS mayday_bench CHARACTER SET utf8mb4"
 	mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS mayday_bench_reports CHARACTER SET utf8mb4"
+	mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS mayday_bench_sms CHARACTER SET utf8mb4"
 	mysql_tzinfo_to_sql /usr/share/zoneinfo 2>/dev/null | mariadb -uroot mysql
 	$(BENCH_EMBEDDED) $(BIN)/python bench/ingest.py
 	$(BENCH_SERVICES) $(BIN)/python bench/ingest.py
 	$(BENCH_EMBEDDED) $(BIN)/python bench/status.py
 	$(BENCH_SERVICES) $(BIN)/python bench/status.py
 	$(BENCH_REPORTS) $(BIN)/python bench/reports.py
+	$(BENCH_ENV) DATABASE_URL=mysql://root@127.0.0.1:3306/mayday_bench_sms REDIS_URL=redis://127.0.0.1:6379/3 \
+		$(BIN)/python bench/sms.py
 
 lint: $(READY)
 	$(BIN)/ruff check .

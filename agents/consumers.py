@@ -75,6 +75,82 @@ async def _snapshot() -> list[live.EncodedDocument]:
     return await _snapshots.setdefault(asyncio.get_running_loop(), SharedSnapshot()).get()
 
 
+class WatchingConsumer(AsyncJsonWebsocketConsumer):
+    """A page kept live from channel-layer groups, for as long as its user may watch it.
+
+    Accepts, then closes 4401 when not signed in and 4403 when `viewer` (a sync function of the user id and the
+    token or session the socket came with) gives None; whatever it gives otherwise is `self.watching` (what
+    the user may see). Access is read again when the broadcaster says rights changed, and every REJOIN_SECONDS,
+    when the groups are joined again before the layer forgets this member.
+    """
+
+    groups_watched: tuple[str, ...] = ()
+    viewer = None  # staticmethod(fn(*, user_id, token, session_key)) -> what the user sees, or None
+    watching = None
+    joined = False
+    staying: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        await self.accept()  # accept first so the client sees why it is closed (a 4xxx code)
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        session = self.scope.get("session")
+        self.user_id = user.pk
+        self.access = {
+            "user_id": user.pk,
+            "token": self.scope.get("token"),
+            "session_key": session.session_key if session is not None else None,
+        }
+        if not await self._check_access():
+            return
+        await self._join()
+        self.staying = asyncio.ensure_future(self._stay())
+        await self.started()
+
+    async def started(self) -> None:
+        """Joined and watching: send what the page needs first."""
+
+    async def disconnect(self, code) -> None:
+        if self.staying is not None:
+            self.staying.cancel()
+        self.watching = None
+        if self.joined:
+            for group in self.groups_watched:
+                await live.leave(self.channel_name, group)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """Nothing to ask: the page is sent as it changes; whatever a client sends is ignored."""
+
+    async def status_access(self, message: live.AccessChanged) -> None:
+        if self.watching is not None and (message["users"] is None or self.user_id in message["users"]):
+            await self._check_access()
+
+    async def _join(self) -> None:
+        self.joined = True
+        for group in self.groups_watched:
+            await live.join(self.channel_name, group)
+
+    async def _stay(self) -> None:
+        """Rejoin before the layer forgets this member, and read access again; a failure is logged and tried
+        again next time, it must not silently end the membership."""
+        while True:
+            await asyncio.sleep(live.REJOIN_SECONDS)
+            try:
+                if await self._check_access():
+                    await self._join()
+            except Exception:
+                log.exception("%s of user %s: could not rejoin or check access", type(self).__name__, self.user_id)
+
+    async def _check_access(self) -> bool:
+        self.watching = await database_sync_to_async(self.viewer)(**self.access)
+        if self.watching is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return False
+        return True
+
+
 class StatusConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         await self.accept()  # accept first so the client sees why it is closed (a 4xxx code)

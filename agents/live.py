@@ -7,7 +7,7 @@ encoded once: whole, and as the board fields other agents may see.
 Whatever changes who may watch the board ends here too, as an access
 message that makes those users' connections read their rights again. Calls
 that change a queue's figures end here as the ids of the queues, for the
-wallboards to read again.
+wallboards to read again; text messages, as their documents.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from agents.selectors import StatusDocument, public_document, status_documents
 
 STATUS_GROUP = "status"
 WALLBOARD_GROUP = "wallboard"  # queue wallboards: told which queues' call figures moved
+SMS_GROUP = "sms"  # SMS pages: text messages sent, received or reported on
 # A channel layer forgets a group member after its `group_expiry` (an hour on Redis, see settings),
 # so the members a crashed server left do not pile up; a board open for days rejoins well before.
 REJOIN_SECONDS = 600
@@ -50,6 +51,11 @@ class AccessChanged(TypedDict):
 class QueuesChanged(TypedDict):
     type: Literal["wallboard.queues"]
     queues: list[int]
+
+
+class MessagesChanged(TypedDict):
+    type: Literal["sms.messages"]
+    messages: list[dict]  # sms.selectors.message_documents: each with the user ids that may see it
 
 
 def encoded(doc: StatusDocument) -> EncodedDocument:
@@ -96,7 +102,21 @@ def queues_changed(*, queue_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: _send(message, WALLBOARD_GROUP), robust=True)
 
 
-def _send(message: AgentsChanged | AccessChanged | QueuesChanged, group: str = STATUS_GROUP) -> None:
+def sms_changed(*, message_ids: Iterable) -> None:
+    """These text messages changed (sent, reported on, received): the pages showing their threads get them, once
+    the change is committed."""
+    ids = [str(pk) for pk in message_ids]
+    if ids:
+        transaction.on_commit(lambda: _send_messages(ids), robust=True)
+
+
+def _send_messages(ids: list[str]) -> None:
+    from sms.selectors import message_documents
+
+    _send(MessagesChanged(type="sms.messages", messages=message_documents(ids=ids)), SMS_GROUP)
+
+
+def _send(message: AgentsChanged | AccessChanged | QueuesChanged | MessagesChanged, group: str = STATUS_GROUP) -> None:
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, message)

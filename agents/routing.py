@@ -15,6 +15,7 @@ from django.utils.http import is_same_domain
 from agents.consumers import StatusConsumer
 from mayday.tokens import token_user
 from reporting.consumers import WallboardConsumer
+from sms.consumers import SmsConsumer
 
 
 @database_sync_to_async
@@ -89,4 +90,5 @@ class OriginCheck:
 websocket_urlpatterns = [
     path("ws/status/", StatusConsumer.as_asgi()),
     path("ws/wallboard/", WallboardConsumer.as_asgi()),
+    path("ws/sms/", SmsConsumer.as_asgi()),
 ]

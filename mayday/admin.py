@@ -27,6 +27,7 @@ SECTIONS = [
         ],
     ),
     ("Calls", ["reporting.QueueCall", "reporting.Cdr"]),
+    ("SMS", ["sms.Message", "sms.DeliveryReport", "sms.ProviderSettings"]),
     (
         "Logins and roles",
         ["auth.User", "auth.Group", "knox.AuthToken", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog"],
@@ -41,6 +42,7 @@ WRITE_ONLY_FIELDS = {
     "telephony.pbxserver": {"secret"},
     "agents.clientsession": {"token"},
     "knox.authtoken": {"digest", "token_key"},
+    "sms.providersettings": {"password", "auth_header", "webhook_token"},
 }
 
 

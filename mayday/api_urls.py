@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from agents.api import AgentViewSet, SessionViewSet
 from mayday.auth_api import ObtainToken, TokenViewSet
 from reporting.api import AgentReport, CallReport, QueueReport
+from sms import api as sms
 from telephony.api import (
     CallViewSet,
     DidViewSet,
@@ -36,6 +37,15 @@ urlpatterns = [
     path("reports/calls/", CallReport.as_view(), name="report-calls"),
     # The path older dashboards read the DID inventory from.
     path("users/inbound_route/dids", DidViewSet.as_view({"get": "list"}), name="inbound-route-dids"),
+    # SMS, on the paths the old front-ends use; the provider posts to dlr and inbound (their URL carries our token).
+    path("sms/send", sms.SendView.as_view(), name="sms-send"),
+    path("sms/balance", sms.BalanceView.as_view(), name="sms-balance"),
+    path("sms/providers", sms.ProvidersView.as_view(), name="sms-providers"),
+    path("sms/config", sms.ConfigView.as_view(), name="sms-config"),
+    path("sms/conversations", sms.ConversationsView.as_view(), name="sms-conversations"),
+    path("sms/conversations/<str:phone>", sms.ThreadView.as_view(), name="sms-thread"),
+    path("sms/dlr", sms.dlr, name="sms-dlr"),
+    path("sms/inbound", sms.inbound, name="sms-inbound"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the Content-Security-Policy allows no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -207,6 +207,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": PRESENCE_SWEEP_SECONDS,
         "options": {"expires": PRESENCE_SWEEP_SECONDS * 2 / 3},
     },
+    "sweep-sms": {"task": "sms.tasks.sweep_messages", "schedule": 60, "options": {"expires": 40}},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -257,6 +258,22 @@ MAYDAY_SHORT_ABANDON_SECONDS = env.int("MAYDAY_SHORT_ABANDON_SECONDS", default=0
 # DIDs come in and out of the admin as CSV: importing needs the right to add them, exporting to see them.
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
+# The SMS provider (a Jasmin gateway's REST API), used unless settings saved in the admin or through the API
+# replace these; deleting those falls back here. One way to sign in: user name and password, or a ready header.
+MAYDAY_SMS = {
+    "base_url": env.str("MAYDAY_SMS_URL", default=""),
+    "username": env.str("MAYDAY_SMS_USERNAME", default=""),
+    "password": env.str("MAYDAY_SMS_PASSWORD", default=""),
+    "auth_header": env.str("MAYDAY_SMS_AUTH_HEADER", default=""),
+    "default_sender": env.str("MAYDAY_SMS_SENDER", default=""),
+    "dlr_url": env.str("MAYDAY_SMS_DLR_URL", default=""),
+    "override_ip": env.str("MAYDAY_SMS_OVERRIDE_IP", default=""),
+}
+# The secret the gateway's posts (delivery reports, replies) carry in their URL (?token=…); empty refuses them all.
+MAYDAY_SMS_WEBHOOK_TOKEN = env.str("MAYDAY_SMS_WEBHOOK_TOKEN", default="")
+# A CA bundle to trust for the gateway's certificate (a private CA); empty: the usual public ones.
+MAYDAY_SMS_CA_FILE = env.str("MAYDAY_SMS_CA_FILE", default="")
 
 # Numbers without a country code (DIDs, numbers to call) are read as numbers of this region (ISO 3166 code).
 MAYDAY_PHONE_REGION = env.str("MAYDAY_PHONE_REGION", default="UG").upper()

@@ -14,4 +14,5 @@ urlpatterns = [
     path("Set-Agent-Status", LegacySetAgentStatus.as_view(), name="legacy-set-agent-status"),
     path("", include("agents.urls")),
     path("", include("reporting.urls")),
+    path("sms/", include("sms.urls")),
 ]

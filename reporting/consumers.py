@@ -12,65 +12,40 @@ import asyncio
 import logging
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from agents import live
-from agents.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from agents.live import REJOIN_SECONDS, STATUS_GROUP, WALLBOARD_GROUP, AccessChanged
+from agents.consumers import WatchingConsumer
+from agents.live import STATUS_GROUP, WALLBOARD_GROUP
 from reporting.wallboard import may_watch, wallboard_queues
 
 log = logging.getLogger(__name__)
 
-GROUPS = (WALLBOARD_GROUP, STATUS_GROUP)
 COALESCE_SECONDS = 0.5
 
 
-class WallboardConsumer(AsyncJsonWebsocketConsumer):
-    watching = joined = False
-    refresh: asyncio.Task | None = None
-    staying: asyncio.Task | None = None
+def wallboard_viewer(*, user_id: int, token: str | None, session_key: str | None) -> bool | None:
+    return True if may_watch(user_id=user_id, token=token, session_key=session_key) else None
 
-    async def connect(self) -> None:
-        await self.accept()  # accept first so the client sees why it is closed (a 4xxx code)
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        session = self.scope.get("session")
-        self.user_id = user.pk
-        self.access = {
-            "user_id": user.pk,
-            "token": self.scope.get("token"),
-            "session_key": session.session_key if session is not None else None,
-        }
-        if not await self._check_access():
-            return
+
+class WallboardConsumer(WatchingConsumer):
+    groups_watched = (WALLBOARD_GROUP, STATUS_GROUP)
+    viewer = staticmethod(wallboard_viewer)
+    refresh: asyncio.Task | None = None
+    dirty, last = False, 0.0  # a change owed to the page; when the figures were last read (loop time)
+
+    async def started(self) -> None:
         self.dirty, self.last = False, asyncio.get_running_loop().time()
-        await self._join()
-        self.staying = asyncio.ensure_future(self._stay())
         await self.send_json({"type": "snapshot", "queues": await database_sync_to_async(wallboard_queues)()})
 
     async def disconnect(self, code) -> None:
-        for task in (self.staying, self.refresh):
-            if task is not None:
-                task.cancel()
-        self.watching = False
-        if self.joined:
-            for group in GROUPS:
-                await live.leave(self.channel_name, group)
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        """Nothing to ask: the board is sent as it changes; whatever a client sends is ignored."""
+        if self.refresh is not None:
+            self.refresh.cancel()
+        await super().disconnect(code)
 
     async def wallboard_queues(self, message: dict) -> None:
         self._changed()
 
     async def status_agents(self, message: dict) -> None:
         self._changed()
-
-    async def status_access(self, message: AccessChanged) -> None:
-        if self.watching and (message["users"] is None or self.user_id in message["users"]):
-            await self._check_access()
 
     def _changed(self) -> None:
         if self.watching:
@@ -95,25 +70,3 @@ class WallboardConsumer(AsyncJsonWebsocketConsumer):
                     await self.send_json({"type": "queues", "queues": queues})
         finally:
             self.refresh = None
-
-    async def _join(self) -> None:
-        self.joined = True
-        for group in GROUPS:
-            await live.join(self.channel_name, group)
-
-    async def _stay(self) -> None:
-        """Rejoin before the layer forgets this member, and read access again; a failure is logged and tried
-        again next time, it must not silently end the membership."""
-        while True:
-            await asyncio.sleep(REJOIN_SECONDS)
-            try:
-                if await self._check_access():
-                    await self._join()
-            except Exception:
-                log.exception("wallboard of user %s: could not rejoin or check access", self.user_id)
-
-    async def _check_access(self) -> bool:
-        self.watching = await database_sync_to_async(may_watch)(**self.access)
-        if not self.watching:
-            await self.close(code=CLOSE_FORBIDDEN)
-        return self.watching

@@ -21,8 +21,8 @@ _WHY = {
 }
 
 
-def dialable(value: object, what: str = "number") -> str:
-    """The number as dialled from MAYDAY_PHONE_REGION; ValidationError naming the rule it breaks."""
+def parsed(value: object, what: str = "number") -> phonenumbers.PhoneNumber:
+    """A number read against MAYDAY_PHONE_REGION, one that can be dialled; ValidationError naming the rule."""
     region = settings.MAYDAY_PHONE_REGION
     if not isinstance(value, str) or not _SHAPE.fullmatch(value):
         raise ValidationError(
@@ -48,6 +48,18 @@ def dialable(value: object, what: str = "number") -> str:
             f"(read as a number of {region} unless it starts with '+').",
             code="invalid",
         )
+    return number
+
+
+def e164(value: object, what: str = "number") -> str:
+    """+<country code><number>, as SMS gateways want it."""
+    return phonenumbers.format_number(parsed(value, what), phonenumbers.PhoneNumberFormat.E164)
+
+
+def dialable(value: object, what: str = "number") -> str:
+    """The number as dialled from MAYDAY_PHONE_REGION; ValidationError naming the rule it breaks."""
+    number = parsed(value, what)
+    region = settings.MAYDAY_PHONE_REGION
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if number.country_code == meta.country_code:
         return re.sub(r"\D", "", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
@@ -60,7 +72,5 @@ def dialable(value: object, what: str = "number") -> str:
 def spellings(number: str) -> list[str]:
     """The ways a trunk may hand over a number kept in the dialled form: as kept, in E.164 with and without the
     `+` (`0323300245`, `+256323300245`, `256323300245`)."""
-    e164 = phonenumbers.format_number(
-        phonenumbers.parse(number, settings.MAYDAY_PHONE_REGION), phonenumbers.PhoneNumberFormat.E164
-    )
-    return list(dict.fromkeys([number, e164, e164[1:]]))
+    full = e164(number)
+    return list(dict.fromkeys([number, full, full[1:]]))

@@ -61,7 +61,8 @@ LANES = Lanes()
 
 
 def enqueue(task, *args, key: str) -> None:
-    """Send a PBX command to the workers, or inline (eager) to the lane of `key` (an extension)."""
+    """Send a task to the workers, or inline (eager) to the lane of `key` (an extension, a customer's number):
+    one key's tasks run in the order they were asked for."""
     if task.app.conf.task_always_eager:
         LANES.submit(key, task.apply, args)
     else:

@@ -16,6 +16,8 @@ from telephony import tasks
 from telephony.simulator.runner import SimulatorThread
 from tests.factories import PASSWORD, AgentFactory, PbxServerFactory, UserFactory
 
+pytest_plugins = ["tests.jasmin"]  # the fake SMS provider: `jasmin`, `jasmin_tls`
+
 
 def pytest_configure(config):
     """Passwords are hashed with a fast hasher in tests, so tests that try many can run (the real cost is

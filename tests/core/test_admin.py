@@ -13,9 +13,12 @@ from tests.factories import AgentFactory, DidFactory, MembershipFactory, PbxServ
 
 REGISTERED = sorted(f"{m._meta.app_label}_{m._meta.model_name}" for m in admin.site._registry)
 # Written only by Mayday itself: sessions by clients, status history by every change, tokens by the API,
-# sign-in records by the sign-in protection, call records by the PBX, click-to-calls by the API.
+# sign-in records by the sign-in protection, call records by the PBX, click-to-calls by the API, text messages
+# by agents' pages and the provider.
 NO_ADD = {
     "telephony_callrequest",
+    "sms_message",
+    "sms_deliveryreport",
     "reporting_queuecall",
     "reporting_cdr",
     "agents_clientsession",

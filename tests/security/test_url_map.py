@@ -54,6 +54,8 @@ from agents import services
 from agents.models import Agent, AgentStatusEvent, PauseReason, StatusSource
 from mayday.admin import WRITE_ONLY_FIELDS
 from reporting.models import CallAttempt, Cdr, Outcome, QueueCall
+from sms.models import DeliveryReport, ProviderSettings
+from sms.models import Message as SmsMessage
 from telephony.models import CallRequest, InboundRoute, OutboundRoute, PbxServer, PrefixRoute, Queue, Trunk
 from tests.factories import (
     PASSWORD,
@@ -80,6 +82,8 @@ PUBLIC = {
     "/api/schema/",
     "/api/docs/",
     "/api/redoc/",
+    "/api/sms/dlr",  # the SMS provider's posts: a token of ours in the URL, no sign-in
+    "/api/sms/inbound",
 }
 
 # A ModelAdmin's pages answer GET and POST (all a browser sends), but these only GET.
@@ -247,6 +251,12 @@ API_WRITES = {
         lambda w, t: {"did": w.did.number, "pbx": w.pbx.name, "target": "extension", "extension": "700"},
     ),
     "inbound-route-detail": Write("telephony.change_inboundroute", False, lambda w, t: {"extension": "701"}),
+    "sms-send": Write("sms.add_message", True, lambda w, t: {"to": "0700771301", "content": "Url map"}),
+    "sms-config": Write(
+        "sms.change_providersettings",
+        False,
+        lambda w, t: {"base_url": "http://127.0.0.1:9/secure", "username": "url", "password": "map"},
+    ),
     # No Idempotency-Key: a permitted caller gets 400, and nothing is placed.
     "call-list": Write(
         "telephony.add_callrequest", True, lambda w, t: {"extension": t.agent.extension, "number": "0700771301"}
@@ -391,10 +401,11 @@ def _cases(cases: list[Case]):
 # ---- the world ------------------------------------------------------------------------------------------------
 
 
-def _build_world() -> SimpleNamespace:
+def _build_world(gateway) -> SimpleNamespace:
     """The roles of tests/conftest.py (agent 1005, `sup`, `root`, `nobody`) and agent 1006 on the same PBX; each
-    agent with a queue, a membership, a client session and an API token; a DID, a status change and sign-in
-    records: a row for every model the admin registers."""
+    agent with a queue, a membership, a client session, an API token, a text message and a click-to-call; DIDs,
+    routes, a status change, sign-in records, SMS provider settings (`gateway`, the fake provider): a row for every
+    model the admin registers."""
     pbx = PbxServerFactory()
     users = {
         "anonymous": None,
@@ -413,6 +424,13 @@ def _build_world() -> SimpleNamespace:
             membership=MembershipFactory(agent=agent, queue=queue),
             session=services.session_open(agent=agent, client_type="webrtc", ip="192.0.2.7"),
             api_token=AuthToken.objects.create(user=agent.user)[0],
+            sms=SmsMessage.objects.create(
+                direction="outbound",
+                customer=f"+25670077{agent.extension}",
+                content=f"Texted by {agent.display_name}",
+                status="sent",
+                agent=agent,
+            ),
             call=CallRequest.objects.create(
                 pbx=pbx,
                 agent=agent,
@@ -460,6 +478,13 @@ def _build_world() -> SimpleNamespace:
             did=DidFactory(), pbx=pbx, target="queue", queue=sides["other"].queue
         ),
         "telephony.callrequest": sides["other"].call,
+        "sms.message": sides["other"].sms,
+        "sms.deliveryreport": DeliveryReport.objects.create(
+            provider_id="url-map", level=2, message_status="DELIVRD", fields={}, message=sides["other"].sms
+        ),
+        "sms.providersettings": ProviderSettings.objects.create(  # the fake gateway: balance checks answer
+            base_url=gateway.config().base_url, username=gateway.username, password=gateway.password
+        ),
         "reporting.queuecall": QueueCall.objects.get(call_id="url-map-1006"),
         "reporting.cdr": Cdr.objects.create(
             pbx=pbx, call_id="url-map-1006", start=timezone.now(), disposition="ANSWERED", source="0700000001"
@@ -497,12 +522,12 @@ def _build_world() -> SimpleNamespace:
 
 
 @pytest.fixture(scope="module")
-def _world(django_db_setup, django_db_blocker):
+def _world(django_db_setup, django_db_blocker, _jasmin_server):
     """Built once, in a transaction each test's own nests in and rolls back to; undone after the last test.
     Five users and many sign-ins: passwords are hashed cheaply."""
     hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=hashers), transaction.atomic():
-        yield _build_world()
+        yield _build_world(_jasmin_server)
         transaction.set_rollback(True)
 
 
@@ -536,6 +561,7 @@ def _param(world, route: Route, variant: str, param: str) -> str:
         "token": lambda: target.session.token,
         "token_key": lambda: target.api_token.token_key,
         "number": lambda: world.did.number,
+        "phone": lambda: world.other.sms.customer,
         "pk": lambda: (
             target.queue.pk
             if model is Queue
@@ -800,7 +826,7 @@ def test_agents_and_outsiders_never_see_another_agents_data(client, api_as, worl
     """Nor does an outsider, who has no agent: everyone's rows are another agent's to them."""
     sent = _send(world, case, client, api_as)
     others = [world.other] if case.role == "agent" else [world.own, world.other]
-    markers = [m for o in others for m in (o.agent.display_name, o.agent.user.username, o.queue.name)]
+    markers = [m for o in others for m in (o.agent.display_name, o.agent.user.username, o.queue.name, o.sms.content)]
     markers += [m for o in others for m in (o.session.token, o.api_token.token_key)]
     assert not [marker for marker in markers if marker in sent.text], str(sent)
     own = {world.own.agent.extension} if case.role == "agent" else set()
