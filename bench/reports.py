@@ -31,6 +31,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Max  # noqa: E402
 
+from bench.common import fmt, pct  # noqa: E402
 from reporting.models import Cdr, QueueCall  # noqa: E402
 from reporting.periods import Period, period  # noqa: E402
 from reporting.selectors import queue_figures, total  # noqa: E402
@@ -87,15 +88,6 @@ def measure(span: Period, queue_ids: list[int] | None, runs: int) -> tuple[list[
             times.append(middle - start)
             floor.append(end - middle)
     return times, floor, rows
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
-
-
-def fmt(values: list[float]) -> str:
-    return f"p50 {pct(values, 0.5):7.2f} ms  p99 {pct(values, 0.99):7.2f} ms"
 
 
 def main() -> None:

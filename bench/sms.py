@@ -23,7 +23,6 @@ import asyncio
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -58,6 +57,7 @@ from django.utils import timezone  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 
 from agents.models import Agent  # noqa: E402
+from bench.common import fmt, free_port, wait_until_up  # noqa: E402
 from sms import segments  # noqa: E402
 from sms.models import DeliveryReport, Direction, Message, ProviderSettings, Status  # noqa: E402
 from sms.selectors import message_document, webhook_token  # noqa: E402
@@ -69,21 +69,6 @@ PER_THREAD = 4
 CONTENT = "Your table for four is ready at 19:30. Reply STOP to opt out."
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 WARM_UP_SECONDS = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
-
-
-def fmt(values: list[float]) -> str:
-    return f"p50 {pct(values, 0.5):7.2f} ms  p99 {pct(values, 0.99):7.2f} ms"
 
 
 class Server:
@@ -103,18 +88,7 @@ class Server:
             env=env,
             stdout=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
+        wait_until_up(self.port)
 
     def close(self) -> None:
         self.proc.terminate()

@@ -24,7 +24,6 @@ import http.client
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,26 +50,12 @@ from django.core.management import call_command  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 
 from agents.models import Agent  # noqa: E402
+from bench.common import fmt, free_port, wait_until_up  # noqa: E402
 from bench.ingest import setup_pbx  # noqa: E402
 from telephony.models import PbxServer  # noqa: E402
 from telephony.simulator.runner import SimulatorThread  # noqa: E402
 
 PASSWORD = "bench-password-1234"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
-
-
-def fmt(values: list[float]) -> str:
-    return f"p50 {pct(values, 0.5):7.2f} ms  p99 {pct(values, 0.99):7.2f} ms"
 
 
 class Server:
@@ -89,18 +74,7 @@ class Server:
             self.procs.append(
                 subprocess.Popen([python, "manage.py", "pbx_listen"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
             )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
+        wait_until_up(self.port)
         time.sleep(1.5)  # the listener connects and resyncs
 
     def close(self) -> None:

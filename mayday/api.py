@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -56,6 +57,26 @@ class ReadOrModelPermission(permissions.DjangoModelPermissions):
     """Any signed-in user may read (querysets scope what they see); writes need the model permission."""
 
     perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": [], "HEAD": [], "OPTIONS": []}
+
+
+# An `Idempotency-Key` header (click-to-call, SMS): the same key from the same user gives the same result.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+IDEMPOTENCY_RULE = "use 1-64 letters, digits, '_', '.', ':' or '-'"
+
+
+class PhoneNumberField(serializers.CharField):
+    """A number read against MAYDAY_PHONE_REGION (telephony.phone), given back in the form `keep` makes of it
+    (`dialable` for the PBX, `e164` for SMS gateways) before any uniqueness check sees it."""
+
+    def __init__(self, *, keep, what: str = "number", **kwargs) -> None:
+        self.keep, self.what = keep, what
+        super().__init__(max_length=24, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        try:
+            return self.keep(super().to_internal_value(data), self.what)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
 
 
 class ModelCleanSerializer(serializers.ModelSerializer):

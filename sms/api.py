@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
-from mayday.api import client_ip
-from sms import segments, services
+from mayday.api import IDEMPOTENCY_KEY, IDEMPOTENCY_RULE, PhoneNumberField, client_ip
+from sms import services
 from sms.models import SETTINGS_FIELDS, ProviderSettings
 from sms.provider import ProviderError
 from sms.selectors import (
@@ -33,24 +33,9 @@ from telephony.phone import e164
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-MAX_SEGMENTS = 10
 # An alphanumeric sender (up to 11 characters, GSM networks' limit) or a number.
 SENDER = re.compile(r"[A-Za-z0-9 ._-]{1,11}|\+?[0-9]{3,16}")
 ACK = "ACK/Jasmin"  # what the gateway must read back, or it posts again
-
-
-class Phone(serializers.CharField):
-    """A number read against MAYDAY_PHONE_REGION, given back in E.164."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(max_length=24, trim_whitespace=False, **kwargs)
-
-    def to_internal_value(self, data) -> str:
-        try:
-            return e164(super().to_internal_value(data))
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from exc
 
 
 class MessageSerializer(serializers.Serializer):
@@ -75,7 +60,7 @@ class MessageSerializer(serializers.Serializer):
 
 
 class SendSerializer(serializers.Serializer):
-    to = Phone()
+    to = PhoneNumberField(keep=e164)
     content = serializers.CharField(max_length=1600, trim_whitespace=False)
     sender = serializers.CharField(source="from", required=False, allow_blank=True, trim_whitespace=False)
 
@@ -86,14 +71,10 @@ class SendSerializer(serializers.Serializer):
         return fields
 
     def validate_content(self, content: str) -> str:
-        count = segments.count(content)
-        if not content.strip():
-            raise serializers.ValidationError("The message is empty.")
-        if count.segments > MAX_SEGMENTS:
-            raise serializers.ValidationError(
-                f"The message takes {count.segments} SMS ({count.encoding}); at most {MAX_SEGMENTS} are sent."
-            )
-        return content
+        try:
+            return services.content_check(content)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
 
     def validate(self, attrs: dict) -> dict:
         sender = attrs.get("sender", "")
@@ -132,7 +113,7 @@ class SendView(APIView):
         `status` in the conversation or on the page)."""
         key = request.headers.get("Idempotency-Key", "")
         if key and not IDEMPOTENCY_KEY.fullmatch(key):
-            return Response({"Idempotency-Key": ["Use 1-64 letters, digits, '_', '.', ':' or '-'."]}, status=400)
+            return Response({"Idempotency-Key": [IDEMPOTENCY_RULE.capitalize() + "."]}, status=400)
         body = SendSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

@@ -11,7 +11,7 @@ from __future__ import annotations
 from agents.consumers import WatchingConsumer
 from agents.live import SMS_GROUP, STATUS_GROUP, MessagesChanged
 from agents.selectors import connected_user
-from sms.views import sms_access
+from sms.selectors import sms_access
 
 
 def sms_viewer(*, user_id: int, token: str | None, session_key: str | None) -> bool | None:

@@ -61,6 +61,15 @@ def jasmin_client(config: ProviderConfig) -> Jasmin:
     return Jasmin(config, verify=verify)
 
 
+def sms_access(user) -> bool | None:
+    """True: every conversation (supervisors); False: those the agent took part in; None: no SMS at all."""
+    if user.has_perm(SEE_ALL):
+        return True
+    if hasattr(user, "agent"):
+        return False
+    return None
+
+
 def messages_visible_to(*, user) -> QuerySet[Message]:
     """Supervisors see every message; an agent, the threads (customers) they took part in."""
     messages = Message.objects.all()

@@ -39,6 +39,21 @@ HANDSET = {
 INTERRUPTED_AFTER = timedelta(minutes=2)
 
 
+MAX_SEGMENTS = 10  # a longer text is refused before it is queued
+
+
+def content_check(content: str) -> str:
+    """A text worth sending: not empty, at most MAX_SEGMENTS SMS. ValidationError with the reason."""
+    if not content.strip():
+        raise ValidationError("The message is empty.")
+    count = segments.count(content)
+    if count.segments > MAX_SEGMENTS:
+        raise ValidationError(
+            f"The message takes {count.segments} SMS ({count.encoding}); at most {MAX_SEGMENTS} are sent."
+        )
+    return content
+
+
 def message_send(
     *, user, agent, to: str, content: str, sender: str = "", idempotency_key: str = ""
 ) -> tuple[Message, bool]:

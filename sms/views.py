@@ -15,10 +15,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from mayday.api import IDEMPOTENCY_KEY
 from sms import segments, services
-from sms.api import IDEMPOTENCY_KEY, MAX_SEGMENTS
 from sms.models import Direction, Message, Status
-from sms.selectors import SEE_ALL, conversations, thread
+from sms.selectors import conversations, sms_access, thread
 from telephony.phone import e164
 
 SEND_ANY = "sms.add_message"  # supervisors who may send; every agent may
@@ -34,15 +34,6 @@ TICKS = {
     Status.FAILED: "✗",
 }
 FAILED = (Status.UNDELIVERED, Status.FAILED)
-
-
-def sms_access(user) -> bool | None:
-    """True: every conversation (supervisors); False: those the agent took part in; None: no SMS pages."""
-    if user.has_perm(SEE_ALL):
-        return True
-    if hasattr(user, "agent"):
-        return False
-    return None
 
 
 def may_send(user) -> bool:
@@ -76,14 +67,7 @@ class SendForm(forms.Form):
     def clean_content(self) -> str:
         # Browsers send a typed line break as CR LF; the count the page showed was of LF, one septet.
         content = self.cleaned_data["content"].replace("\r\n", "\n")
-        if not content.strip():
-            raise ValidationError("The message is empty.")
-        count = segments.count(content)
-        if count.segments > MAX_SEGMENTS:
-            raise ValidationError(
-                f"The message takes {count.segments} SMS ({count.encoding}); at most {MAX_SEGMENTS} are sent."
-            )
-        return content
+        return services.content_check(content)
 
     def clean_key(self) -> str:
         if not IDEMPOTENCY_KEY.fullmatch(self.cleaned_data["key"]):
@@ -132,7 +116,7 @@ def _context(sees: bool, me: str | None, form: SendForm | None, customer: str | 
             "ticks": TICKS,
             "gsm_basic": "".join(sorted(segments.GSM_BASIC)),
             "gsm_extension": "".join(sorted(segments.GSM_EXTENSION)),
-            "max_segments": MAX_SEGMENTS,
+            "max_segments": services.MAX_SEGMENTS,
             "live_list": True,  # new conversations go on top of the list (its first page only)
         },
     }

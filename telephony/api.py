@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -13,7 +10,15 @@ from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 
 from agents.models import Agent
-from mayday.api import ModelCleanSerializer, ModelPermission, ProtectedDestroy, ReadOrModelPermission
+from mayday.api import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_RULE,
+    ModelCleanSerializer,
+    ModelPermission,
+    PhoneNumberField,
+    ProtectedDestroy,
+    ReadOrModelPermission,
+)
 from telephony import services
 from telephony.models import CallRequest, Did, InboundRoute, OutboundRoute, PbxServer, PrefixRoute, Queue, Trunk
 from telephony.phone import dialable
@@ -47,25 +52,11 @@ class QueueViewSet(
         return queues_visible_to(user=self.request.user)
 
 
-class PhoneNumberField(serializers.CharField):
-    """A number read against MAYDAY_PHONE_REGION and kept in its dialled form (telephony.phone), before any
-    uniqueness check sees it."""
-
-    def __init__(self, *, what: str = "number", **kwargs) -> None:
-        self.what = what
-        super().__init__(max_length=24, trim_whitespace=False, **kwargs)
-
-    def to_internal_value(self, data) -> str:
-        try:
-            return dialable(super().to_internal_value(data), self.what)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from exc
-
-
 class DidSerializer(ModelCleanSerializer):
     """`did` and `label` are the shape dashboards read (`LaCueva (0323300245)`); `outlet` is the label alone."""
 
     did = PhoneNumberField(
+        keep=dialable,
         source="number",
         what="DID",
         validators=[UniqueValidator(queryset=Did.objects.all(), message="A DID with this number already exists.")],
@@ -169,15 +160,12 @@ class InboundRouteViewSet(SupervisorViewSet):
     filterset_fields = ["pbx__name", "target"]
 
 
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-
-
 class ClickToCallSerializer(serializers.ModelSerializer):
     """A click-to-call: the agent's phone rings first, then `number` is dialled through the agent's outbound
     routing, presenting `did` (or what the routing chooses). `state`: requested, ringing, answered, failed
     (`error` in the PBX's words)."""
 
-    number = PhoneNumberField()
+    number = PhoneNumberField(keep=dialable)
     did = serializers.SlugRelatedField(slug_field="number", queryset=Did.objects.all(), allow_null=True, required=False)
 
     class Meta:
@@ -213,7 +201,7 @@ class CallViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 required=True,
-                description="1-64 letters, digits, '_', '.', ':' or '-', unique per call you mean to place.",
+                description=f"Unique per call you mean to place: {IDEMPOTENCY_RULE}.",
             )
         ],
         responses={201: ClickToCallSerializer, 200: ClickToCallSerializer},
@@ -228,7 +216,7 @@ class CallViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
         key = request.headers.get("Idempotency-Key", "")
         if not IDEMPOTENCY_KEY.fullmatch(key):
             return Response(
-                {"Idempotency-Key": ["This header is required: 1-64 letters, digits, '_', '.', ':' or '-'."]},
+                {"Idempotency-Key": [f"This header is required: {IDEMPOTENCY_RULE}."]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         did = data.get("did")

@@ -9,6 +9,7 @@ backends in `telephony.pbx` do.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -449,40 +450,27 @@ def routing_sync(*, pbx_id: int) -> list[str]:
         return _routing_repair(backend, routing_wanted(pbx=pbx))
 
 
-class _RoutingBatch:
-    """The PBXs one transaction's changes touched (None: every enabled one), pushed once."""
-
-    def __init__(self) -> None:
-        self.pbx_ids: set[int] | None = set()
-        self.done = False
-
-    def add(self, pbx_ids: Iterable[int] | None) -> None:
-        if self.pbx_ids is not None:
-            self.pbx_ids = None if pbx_ids is None else self.pbx_ids | set(pbx_ids)
-
-    def push(self) -> None:
-        from telephony import tasks
-
-        if self.done:
-            return
-        self.done = True
-        ids = PbxServer.objects.filter(enabled=True).values_list("pk", flat=True)
-        for pbx_id in ids if self.pbx_ids is None else ids.filter(pk__in=self.pbx_ids):
-            tasks.enqueue(tasks.apply_routing, pbx_id, key=f"routing-{pbx_id}")
+_pending = threading.local()  # PBX ids whose routing data changed in this thread's transaction; None: every PBX
 
 
 def routing_changed(*, pbx_ids: Iterable[int] | None = None) -> None:
     """Routing data changed (a DID, trunk, route or an agent's default DID): push it to these PBXs, or to every
-    enabled one, once the change is committed. The changes of one transaction share one push: the first of
-    their callbacks to run pushes them all."""
-    connection = transaction.get_connection()
-    pending = [
-        f.__self__ for _, f, *_ in connection.run_on_commit if isinstance(getattr(f, "__self__", None), _RoutingBatch)
-    ]
-    batch = next((b for b in pending if not b.done), None) if connection.in_atomic_block else None
-    batch = batch or _RoutingBatch()
-    batch.add(pbx_ids)
-    transaction.on_commit(batch.push)
+    enabled one, once the change is committed, as agents.live.broadcast_on_commit does: every call registers,
+    the first to run pushes what all of them named, the rest find nothing."""
+    pending = getattr(_pending, "pbx_ids", set())
+    _pending.pbx_ids = None if pending is None or pbx_ids is None else pending | set(pbx_ids)
+    transaction.on_commit(_routing_push)
+
+
+def _routing_push() -> None:
+    from telephony import tasks
+
+    named, _pending.pbx_ids = getattr(_pending, "pbx_ids", set()), set()
+    if named == set():
+        return
+    ids = PbxServer.objects.filter(enabled=True).values_list("pk", flat=True)
+    for pbx_id in ids if named is None else ids.filter(pk__in=named):
+        tasks.enqueue(tasks.apply_routing, pbx_id, key=f"routing-{pbx_id}")
 
 
 # ---- click-to-call -------------------------------------------------------------------------------------

@@ -7,22 +7,20 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group
 from django.test import Client
-from knox.models import AuthToken
 
 from agents import consumers
 from agents.models import Agent
 from agents.services import agent_adopt_status
-from mayday.asgi import application
 from reporting.services import calls_record
 from telephony.pbx import events as ev
+from tests import sockets
 from tests.factories import PbxServerFactory, QueueFactory, UserFactory, agent_on
+from tests.sockets import closed_with
 
 # serialized_rollback: the roles and their permissions come from data migrations.
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-HEADERS = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
 
 
 @pytest.fixture
@@ -34,24 +32,8 @@ def floor(db):
     return pbx, queue, agent, boss
 
 
-@sync_to_async
-def token_for(user) -> str:
-    return AuthToken.objects.create(user=user)[1]
-
-
 async def connect(user=None, cookie: bytes | None = None):
-    query = f"?token={await token_for(user)}" if user is not None else ""
-    headers = [*HEADERS, (b"cookie", cookie)] if cookie else HEADERS
-    ws = WebsocketCommunicator(application, f"/ws/wallboard/{query}", headers=headers)
-    connected, _ = await ws.connect(timeout=5)
-    assert connected
-    return ws
-
-
-async def closed_with(ws) -> int:
-    message = await ws.receive_output(timeout=5)
-    assert message["type"] == "websocket.close", message
-    return message["code"]
+    return await sockets.connect("/ws/wallboard/", user, cookie)
 
 
 @sync_to_async

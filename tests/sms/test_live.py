@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group
 from django.test import Client
-from knox.models import AuthToken
 
 from agents import consumers
 from agents.models import Agent
-from mayday.asgi import application
 from sms import services
 from sms.models import Direction, Message, Status
+from tests import sockets
 from tests.factories import AgentFactory, PbxServerFactory, UserFactory
+from tests.sockets import closed_with
 
 # serialized_rollback: the roles and their permissions come from data migrations.
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-HEADERS = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
 ANNA, BEN, CLEO = "+256700771301", "+256700771302", "+256700771303"
 
 
@@ -36,24 +34,8 @@ def floor(db):
     return mine, theirs, boss
 
 
-@sync_to_async
-def token_for(user) -> str:
-    return AuthToken.objects.create(user=user)[1]
-
-
 async def connect(user=None, cookie: bytes | None = None):
-    query = f"?token={await token_for(user)}" if user is not None else ""
-    headers = [*HEADERS, (b"cookie", cookie)] if cookie else HEADERS
-    ws = WebsocketCommunicator(application, f"/ws/sms/{query}", headers=headers)
-    connected, _ = await ws.connect(timeout=5)
-    assert connected
-    return ws
-
-
-async def closed_with(ws) -> int:
-    message = await ws.receive_output(timeout=5)
-    assert message["type"] == "websocket.close", message
-    return message["code"]
+    return await sockets.connect("/ws/sms/", user, cookie)
 
 
 @sync_to_async
