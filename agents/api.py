@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -19,9 +20,12 @@ from agents.selectors import (
     agent_for_user,
     agent_status,
     agents_visible_to,
+    availability_fields,
     may_change_agent,
     sessions_visible_to,
+    status_document,
     status_documents,
+    with_status,
 )
 from mayday.api import client_ip
 from mayday.schema import ErrorSerializer
@@ -84,7 +88,8 @@ class AgentFilter(django_filters.FilterSet):
 def agent_to_change(*, user, extension: str) -> Agent:
     """The agent this user may change. Permission comes before existence, so an agent learns nothing of
     other extensions: "not yours" and "not there" are the same 403; supervisors get 404 for "not there"."""
-    agent = Agent.objects.select_related("pbx").filter(extension=extension).first()
+    # Loaded whole (status and all), so the answer to a change is built from it without reading it again.
+    agent = with_status(Agent.objects.filter(extension=extension)).first()
     if agent is not None and may_change_agent(user=user, agent=agent):
         return agent
     if agent is None and user.has_perm("agents.change_agent"):
@@ -95,12 +100,15 @@ def agent_to_change(*, user, extension: str) -> Agent:
 def request_status(*, request, agent: Agent, availability: str, reason: str | None, source: str) -> Response:
     """The one way the API changes a status (the caller found the agent with `agent_to_change`)."""
     try:
-        services.agent_request_status(
+        changed = services.agent_request_status(
             agent=agent, availability=availability, reason=reason, source=source, actor=request.user
         )
     except DjangoValidationError as exc:
         raise ApiValidationError({"detail": exc.messages[0]}) from exc
-    return Response(agent_status(agent_id=agent.pk), status=status.HTTP_202_ACCEPTED)
+    # What the request changed, over the document of the agent as loaded: nothing is read after the commit,
+    # while the PBX command it queued runs.
+    doc = {**status_document(agent, timezone.now()), **availability_fields(changed)}
+    return Response(doc, status=status.HTTP_202_ACCEPTED)
 
 
 class AgentViewSet(viewsets.ReadOnlyModelViewSet):

@@ -19,8 +19,11 @@ import json
 import logging
 from weakref import WeakKeyDictionary
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.utils import await_many_dispatch
 
 from agents import live
 from agents.models import Agent
@@ -80,15 +83,34 @@ class WatchingConsumer(AsyncJsonWebsocketConsumer):
 
     Accepts, then closes 4401 when not signed in and 4403 when `viewer` (a sync function of the user id and the
     token or session the socket came with) gives None; whatever it gives otherwise is `self.watching` (what
-    the user may see). Access is read again when the broadcaster says rights changed, and every REJOIN_SECONDS,
-    when the groups are joined again before the layer forgets this member.
+    the user may see). The groups' messages come through this process's hubs (agents.live.Hub), to `deliver`,
+    then in order to the handler of their type. Access is read again when the broadcaster says rights
+    changed, and every REJOIN_SECONDS (a token expires).
     """
 
     groups_watched: tuple[str, ...] = ()
     viewer = None  # staticmethod(fn(*, user_id, token, session_key)) -> what the user sees, or None
     watching = None
-    joined = False
+    subscribed = False
     staying: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """As channels' consumer, but with no channel of its own: what the hubs deliver waits in `inbox`."""
+        self.scope, self.base_send, self.inbox = scope, send, asyncio.Queue()
+        try:
+            await await_many_dispatch([receive, self.inbox.get], self.dispatch)
+        except StopConsumer:
+            pass
+        finally:  # however the connection ends, the hubs stop delivering to it
+            await self._leave()
+
+    async def deliver(self, message: dict) -> None:
+        self.inbox.put_nowait(message)
+
+    async def dispatch(self, message: dict) -> None:
+        """As channels' own, without closing old database connections before every message: the handlers reach
+        the database only through database_sync_to_async, which does that."""
+        await getattr(self, get_handler_name(message))(message)
 
     async def connect(self) -> None:
         await self.accept()  # accept first so the client sees why it is closed (a 4xxx code)
@@ -105,20 +127,26 @@ class WatchingConsumer(AsyncJsonWebsocketConsumer):
         }
         if not await self._check_access():
             return
-        await self._join()
+        self.subscribed = True
+        for group in self.groups_watched:
+            await live.hub(group).subscribe(self)
         self.staying = asyncio.ensure_future(self._stay())
         await self.started()
 
     async def started(self) -> None:
-        """Joined and watching: send what the page needs first."""
+        """Subscribed and watching: send what the page needs first."""
 
     async def disconnect(self, code) -> None:
+        await self._leave()
+
+    async def _leave(self) -> None:
         if self.staying is not None:
             self.staying.cancel()
         self.watching = None
-        if self.joined:
+        if self.subscribed:
+            self.subscribed = False
             for group in self.groups_watched:
-                await live.leave(self.channel_name, group)
+                await live.hub(group).unsubscribe(self)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """Nothing to ask: the page is sent as it changes; whatever a client sends is ignored."""
@@ -127,21 +155,14 @@ class WatchingConsumer(AsyncJsonWebsocketConsumer):
         if self.watching is not None and (message["users"] is None or self.user_id in message["users"]):
             await self._check_access()
 
-    async def _join(self) -> None:
-        self.joined = True
-        for group in self.groups_watched:
-            await live.join(self.channel_name, group)
-
     async def _stay(self) -> None:
-        """Rejoin before the layer forgets this member, and read access again; a failure is logged and tried
-        again next time, it must not silently end the membership."""
+        """Read access again every REJOIN_SECONDS (a token expires); a failure is logged and tried again."""
         while True:
             await asyncio.sleep(live.REJOIN_SECONDS)
             try:
-                if await self._check_access():
-                    await self._join()
+                await self._check_access()
             except Exception:
-                log.exception("%s of user %s: could not rejoin or check access", type(self).__name__, self.user_id)
+                log.exception("%s of user %s: could not check access", type(self).__name__, self.user_id)
 
     async def _check_access(self) -> bool:
         self.watching = await database_sync_to_async(self.viewer)(**self.access)
@@ -151,46 +172,28 @@ class WatchingConsumer(AsyncJsonWebsocketConsumer):
         return True
 
 
-class StatusConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self) -> None:
-        await self.accept()  # accept first so the client sees why it is closed (a 4xxx code)
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        self.user_id, self.seq, self.viewer = user.pk, 0, None
-        self.snapshot_asked, self.resending, self.held = False, None, []
-        session = self.scope.get("session")
-        self.token, self.session_key = self.scope.get("token"), session.session_key if session is not None else None
-        if await self._check_access():
-            await live.join(self.channel_name)
-            self.membership = asyncio.ensure_future(self._stay())
-            self.last_snapshot = asyncio.get_running_loop().time()
-            await self._send("snapshot", await _snapshot())
+class StatusConsumer(WatchingConsumer):
+    """`watching`: (sees everyone, own extension)."""
 
-    async def disconnect(self, code) -> None:
-        if hasattr(self, "membership"):
-            self.membership.cancel()
-            await live.leave(self.channel_name)
-        if getattr(self, "resending", None):
+    groups_watched = (live.STATUS_GROUP,)
+    viewer = staticmethod(board_viewer)
+    seq = 0
+    snapshot_asked = False
+    last_snapshot = float("-inf")
+    resending: asyncio.Task | None = None
+    held: list[live.AgentsChanged] | None = None  # changes waiting for a snapshot; None: they go out as they come
+
+    async def started(self) -> None:
+        self._owe_snapshot()
+
+    async def _leave(self) -> None:
+        if self.resending is not None:
             self.resending.cancel()
-
-    async def _stay(self) -> None:
-        """Rejoin before the layer forgets this member; a token connection also checks its token is still
-        good (it expires), and keeps it in use while the connection lasts. A failure (the database, the
-        layer) is logged and tried again next time: it must not silently end the membership."""
-        while True:
-            await asyncio.sleep(live.REJOIN_SECONDS)
-            try:
-                await live.join(self.channel_name)
-                if self.token:
-                    await self._check_access()
-            except Exception:
-                log.exception("status connection of user %s: could not rejoin or check access", self.user_id)
+        await super()._leave()
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         if text_data is not None:  # a binary frame is ignored like any message this does not understand
-            await super().receive(text_data=text_data, **kwargs)
+            await super(WatchingConsumer, self).receive(text_data=text_data, **kwargs)
 
     @classmethod
     async def decode_json(cls, text_data):
@@ -201,55 +204,52 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs) -> None:
         """A snapshot on request, at most one a SNAPSHOT_SECONDS per connection: requests that arrive
-        meanwhile are answered together by the next one, whatever their number. Changes wait until it is
-        sent, so none goes out before an older snapshot."""
-        if isinstance(content, dict) and content.get("type") == "snapshot" and self.viewer is not None:
-            self.snapshot_asked = True
-            if self.resending is None:
-                self.resending = asyncio.ensure_future(self._resend())
+        meanwhile are answered together by the next one, whatever their number."""
+        if isinstance(content, dict) and content.get("type") == "snapshot" and self.watching is not None:
+            self._owe_snapshot()
+
+    async def status_agents(self, message: live.AgentsChanged) -> None:
+        if self.held is not None:
+            self.held.append(message)
+        elif self.watching is not None:
+            await self._send("changes", message["agents"])
+
+    def _owe_snapshot(self) -> None:
+        """Changes wait until the snapshot is sent, so none goes out before an older snapshot."""
+        self.snapshot_asked = True
+        if self.held is None:
+            self.held = []
+        if self.resending is None:
+            self.resending = asyncio.ensure_future(self._resend())
 
     async def _resend(self) -> None:
         """Send what is owed, in order: a snapshot asked for (one a SNAPSHOT_SECONDS at most), then the changes
-        held meanwhile; it ends only when nothing is owed, with no pause between checking and ending."""
+        held since its read began (older ones are in it); it ends only when nothing is owed, with no pause
+        between checking and ending."""
         loop = asyncio.get_running_loop()
-        while self.viewer is not None:
-            if self.snapshot_asked:
-                await asyncio.sleep(self.last_snapshot + SNAPSHOT_SECONDS - loop.time())
-                self.snapshot_asked, self.last_snapshot = False, loop.time()
-                try:
-                    docs = await _snapshot()
-                except Exception:
-                    log.exception("status connection of user %s: snapshot failed; trying again", self.user_id)
-                    self.snapshot_asked = True  # the held changes wait for it: none goes out before
-                    continue
-                await self._send("snapshot", docs)  # the held changes follow: none is older than its message
-            elif self.held:
-                held, self.held = self.held, []
-                await self._send("changes", [doc for message in held for doc in message["agents"]])
-            else:
-                break
-        self.resending = None
-
-    async def status_agents(self, message: live.AgentsChanged) -> None:
-        if self.resending is not None:
-            self.held.append(message)
-        elif self.viewer is not None:
-            await self._send("changes", message["agents"])
-
-    async def status_access(self, message: live.AccessChanged) -> None:
-        if self.viewer is not None and (message["users"] is None or self.user_id in message["users"]):
-            await self._check_access()
-
-    async def _check_access(self) -> bool:
-        self.viewer = await database_sync_to_async(board_viewer)(
-            user_id=self.user_id, token=self.token, session_key=self.session_key
-        )
-        if self.viewer is None:
-            await self.close(code=CLOSE_FORBIDDEN)
-        return self.viewer is not None
+        try:
+            while self.watching is not None and (self.snapshot_asked or self.held):
+                if self.snapshot_asked:
+                    await asyncio.sleep(self.last_snapshot + SNAPSHOT_SECONDS - loop.time())
+                    self.snapshot_asked, self.last_snapshot, self.held = False, loop.time(), []
+                    try:
+                        docs = await _snapshot()
+                    except Exception:
+                        log.exception("status connection of user %s: snapshot failed; trying again", self.user_id)
+                        self.snapshot_asked = True  # the held changes wait for it: none goes out before
+                        continue
+                    await self._send("snapshot", docs)
+                else:
+                    held, self.held = self.held, []
+                    await self._send("changes", [doc for message in held for doc in message["agents"]])
+            self.held = None
+        finally:
+            self.resending = None
 
     async def _send(self, kind: str, docs: list[live.EncodedDocument]) -> None:
-        supervisor, own = self.viewer
-        agents = ",".join(doc["full"] if supervisor or doc["extension"] == own else doc["public"] for doc in docs)
-        self.seq += 1
-        await self.send(text_data=f'{{"type":"{kind}","seq":{self.seq},"agents":[{agents}]}}')
+        supervisor, own = self.watching
+        shown = [doc["full"] if supervisor or doc["extension"] == own else doc["public"] for doc in docs]
+        agents = ",".join(doc for doc in shown if doc is not None)
+        if agents or kind == "snapshot":
+            self.seq += 1
+            await self.send(text_data=f'{{"type":"{kind}","seq":{self.seq},"agents":[{agents}]}}')

@@ -2,40 +2,51 @@
 
 Whatever changes what a board shows (a request, a command result, PBX
 events, a session, the clock running out a grace period) ends here as one
-group message carrying the status documents of the agents it touched,
-encoded once: whole, and as the board fields other agents may see.
-Whatever changes who may watch the board ends here too, as an access
-message that makes those users' connections read their rights again. Calls
-that change a queue's figures end here as the ids of the queues, for the
-wallboards to read again; text messages, as their documents.
+group message about the agents it touched, each encoded once: whole, and as
+the board fields other agents may see. A request, a command result and the
+PBX's events say which fields they changed, and only those go (built from
+what the caller has in hand, without reading the agent again); anything else
+sends the whole document. Whatever changes who may watch the board ends here
+too, as an access message that makes those users' connections read their
+rights again. Calls that change a queue's figures end here as the ids of the
+queues, for the wallboards to read again; text messages, as their documents.
+
+Each web process is one member of each group it has connections for (its
+`Hub`), and hands every message to its own connections: one change is one
+layer message per process, not one per connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import threading
-from collections.abc import Iterable
-from typing import Literal, TypedDict
+from collections.abc import Iterable, Mapping
+from typing import Literal, Protocol, TypedDict
+from weakref import WeakKeyDictionary
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 from agents.models import Agent
-from agents.selectors import StatusDocument, public_document, status_documents
+from agents.selectors import public_fields, status_documents
+
+log = logging.getLogger(__name__)
 
 STATUS_GROUP = "status"
 WALLBOARD_GROUP = "wallboard"  # queue wallboards: told which queues' call figures moved
 SMS_GROUP = "sms"  # SMS pages: text messages sent, received or reported on
 # A channel layer forgets a group member after its `group_expiry` (an hour on Redis, see settings),
-# so the members a crashed server left do not pile up; a board open for days rejoins well before.
+# so the members a crashed server left do not pile up; a process watching for days rejoins well before.
 REJOIN_SECONDS = 600
 
 
 class EncodedDocument(TypedDict):
     extension: str
-    full: str  # the status document, as JSON
-    public: str  # what one agent may see of another, as JSON
+    full: str  # the status document, or the fields of it that changed, as JSON
+    public: str | None  # what one agent may see of that, as JSON; None when it is nothing
 
 
 class AgentsChanged(TypedDict):
@@ -58,35 +69,46 @@ class MessagesChanged(TypedDict):
     messages: list[dict]  # sms.selectors.message_documents: each with the user ids that may see it
 
 
-def encoded(doc: StatusDocument) -> EncodedDocument:
-    return EncodedDocument(extension=doc["extension"], full=json.dumps(doc), public=json.dumps(public_document(doc)))
+def encoded(doc: Mapping) -> EncodedDocument:
+    public = public_fields(doc)
+    return EncodedDocument(
+        extension=doc["extension"], full=json.dumps(doc), public=json.dumps(public) if len(public) > 1 else None
+    )
 
 
-def broadcast_agents(*, agent_ids: Iterable[int]) -> None:
-    ids = set(agent_ids)
-    if ids:
-        docs = status_documents(agents=Agent.objects.filter(pk__in=ids))
-        _send(AgentsChanged(type="status.agents", agents=[encoded(doc) for doc in docs]))
+def broadcast_agents(*, agent_ids: Iterable[int] = (), changed: Mapping[int, dict] | None = None) -> None:
+    """Announce agents now: those of `agent_ids` whole (read here), and for each agent of `changed` (by id) the
+    fields given (each with its `extension`)."""
+    whole = set(agent_ids)
+    docs = [encoded(fields) for pk, fields in (changed or {}).items() if pk not in whole]
+    if whole:
+        docs += [encoded(doc) for doc in status_documents(agents=Agent.objects.filter(pk__in=whole))]
+    if docs:
+        _send(AgentsChanged(type="status.agents", agents=docs))
 
 
 _pending = threading.local()
 
 
-def broadcast_on_commit(*, agent_ids: Iterable[int]) -> None:
-    """Announce these agents once the transaction commits, together with every other agent announced in it:
-    a supervisor's action on 100 agents is one message, and one read of their documents, not 100."""
-    pending = getattr(_pending, "ids", None)
+def broadcast_on_commit(*, agent_ids: Iterable[int] = (), changed: Mapping[int, dict] | None = None) -> None:
+    """Announce these agents (as broadcast_agents does) once the transaction commits, together with every other
+    agent announced in it: a supervisor's action on 100 agents is one message, and one read of their documents,
+    not 100. Fields announced twice for an agent: the later win."""
+    pending = getattr(_pending, "agents", None)
     if pending is None:
-        pending = _pending.ids = set()
-    pending.update(agent_ids)
+        pending = _pending.agents = (set(), {})
+    pending[0].update(agent_ids)
+    for pk, fields in (changed or {}).items():
+        pending[1].setdefault(pk, {}).update(fields)
     # Every call registers; the first to run sends all, the rest find nothing. Robust: a channel layer that
     # fails must not undo the request's answer nor stop the commands queued after it.
     transaction.on_commit(_flush, robust=True)
 
 
 def _flush() -> None:
-    ids, _pending.ids = getattr(_pending, "ids", None) or set(), None
-    broadcast_agents(agent_ids=ids)
+    pending, _pending.agents = getattr(_pending, "agents", None), None
+    if pending is not None:
+        broadcast_agents(agent_ids=pending[0], changed=pending[1])
 
 
 def access_changed(*, user_ids: Iterable[int] | None) -> None:
@@ -122,9 +144,72 @@ def _send(message: AgentsChanged | AccessChanged | QueuesChanged | MessagesChang
         async_to_sync(layer.group_send)(group, message)
 
 
-async def join(channel_name: str, group: str = STATUS_GROUP) -> None:
-    await get_channel_layer().group_add(group, channel_name)
+class Subscriber(Protocol):
+    async def deliver(self, message: dict) -> None:
+        """Take one of the group's messages (in the hub's task: never wait on anything slow here)."""
 
 
-async def leave(channel_name: str, group: str = STATUS_GROUP) -> None:
-    await get_channel_layer().group_discard(group, channel_name)
+class Hub:
+    """This process's member of one group: it joins on the first subscriber (a connection), hands each message
+    to every subscriber in the order received, rejoins every REJOIN_SECONDS, and leaves with the last."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.subscribers: dict[Subscriber, None] = {}  # in the order they came
+        self.lock = asyncio.Lock()
+        self.channel = ""
+        self.tasks: list[asyncio.Task] = []
+
+    async def subscribe(self, subscriber: Subscriber) -> None:
+        """Returns once the group is joined: whatever is sent to it from then on reaches `subscriber`."""
+        async with self.lock:
+            self.subscribers[subscriber] = None
+            if not self.tasks:
+                layer = get_channel_layer()
+                self.channel = await layer.new_channel()
+                await layer.group_add(self.group, self.channel)
+                self.tasks = [asyncio.ensure_future(self._receive()), asyncio.ensure_future(self._rejoin())]
+
+    async def unsubscribe(self, subscriber: Subscriber) -> None:
+        async with self.lock:
+            self.subscribers.pop(subscriber, None)
+            if not self.subscribers and self.tasks:
+                for task in self.tasks:
+                    task.cancel()
+                self.tasks = []
+                await get_channel_layer().group_discard(self.group, self.channel)
+
+    async def _receive(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            try:
+                message = await layer.receive(self.channel)
+            except Exception:  # the layer is away (Redis restarting): try again shortly
+                log.exception("group %s: could not receive; trying again", self.group)
+                await asyncio.sleep(1)
+                continue
+            for subscriber in list(self.subscribers):
+                try:
+                    await subscriber.deliver(message)
+                except Exception:  # one connection's fault must not keep the message from the others
+                    log.exception("group %s: a subscriber could not take a %s message", self.group, message["type"])
+
+    async def _rejoin(self) -> None:
+        """Rejoin before the layer forgets this member; a failure is logged and tried again next time."""
+        while True:
+            await asyncio.sleep(REJOIN_SECONDS)
+            try:
+                await get_channel_layer().group_add(self.group, self.channel)
+            except Exception:
+                log.exception("group %s: could not rejoin", self.group)
+
+
+_hubs: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Hub]] = WeakKeyDictionary()
+
+
+def hub(group: str) -> Hub:
+    """This event loop's (this web process's) hub for `group`."""
+    hubs = _hubs.setdefault(asyncio.get_running_loop(), {})
+    if group not in hubs:
+        hubs[group] = Hub(group)
+    return hubs[group]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from importlib import import_module
 from typing import TypedDict
@@ -125,33 +126,45 @@ def with_status(agents: QuerySet[Agent], now: datetime | None = None) -> QuerySe
     )
 
 
+def availability_fields(agent: Agent) -> dict:
+    """The part of an agent's status a request or a command result changes: built from the agent row in hand."""
+    return {
+        "extension": agent.extension,
+        "availability": agent.availability,
+        "pause_reason": agent.pause_reason.name if agent.pause_reason_id else "",
+        "sync_state": agent.sync_state,
+        "sync_error": agent.sync_error,
+        "since": _iso(agent.status_since),
+    }
+
+
+def queue_statuses(memberships: Iterable[QueueMembership]) -> list[QueueStatus]:
+    """An agent's queues as the PBX shows them (each membership with its queue loaded), in the model's order."""
+    return [
+        QueueStatus(
+            queue=m.queue.name,
+            on_pbx=m.on_pbx,
+            paused=m.paused,
+            reason=m.pause_reason,
+            device_state=m.device_state,
+            in_call=m.in_call,
+            calls_taken=m.calls_taken,
+            last_call=_iso(m.last_call_at),
+        )
+        for m in memberships
+    ]
+
+
 def status_document(agent: Agent, now: datetime) -> StatusDocument:
     """The one shape of an agent's status: API, websocket and pages all use it."""
     return StatusDocument(
-        extension=agent.extension,
+        **availability_fields(agent),
         username=agent.user.username,
         full_name=agent.display_name,
         pbx=agent.pbx.name,
-        availability=agent.availability,
-        pause_reason=agent.pause_reason.name if agent.pause_reason_id else "",
-        sync_state=agent.sync_state,
-        sync_error=agent.sync_error,
-        since=_iso(agent.status_since),
         **presence_of(agent, agent.recent_sessions, now),
         pbx_down=agent.pbx.enabled and agent.pbx.state in PBX_DOWN,
-        queues=[
-            QueueStatus(
-                queue=m.queue.name,
-                on_pbx=m.on_pbx,
-                paused=m.paused,
-                reason=m.pause_reason,
-                device_state=m.device_state,
-                in_call=m.in_call,
-                calls_taken=m.calls_taken,
-                last_call=_iso(m.last_call_at),
-            )
-            for m in agent.memberships.all()
-        ],
+        queues=queue_statuses(agent.memberships.all()),
     )
 
 
@@ -160,9 +173,9 @@ def status_documents(*, agents: QuerySet[Agent]) -> list[StatusDocument]:
     return [status_document(agent, now) for agent in with_status(agents, now)]
 
 
-def public_document(doc: StatusDocument) -> dict:
-    """What one agent may see of another."""
-    return {key: doc[key] for key in PUBLIC_FIELDS}
+def public_fields(doc: dict) -> dict:
+    """What one agent may see of another, of a whole document or of the fields that changed."""
+    return {key: doc[key] for key in PUBLIC_FIELDS if key in doc}
 
 
 def sessions_visible_to(*, user, active_only: bool = False) -> QuerySet[ClientSession]:

@@ -8,7 +8,9 @@ PBX step can be slow or fail without the request being lost.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,7 +20,8 @@ from django.utils import timezone
 
 from agents import live
 from agents.models import Agent, AgentStatusEvent, Availability, ClientSession, PauseReason, StatusSource, SyncState
-from agents.selectors import default_pause_reason, pause_reasons
+from agents.selectors import availability_fields, default_pause_reason, pause_reasons
+from mayday.db import update_rows
 from telephony.pbx.base import REACHABLE
 
 
@@ -56,56 +59,92 @@ def agent_request_status(
     """
     pause_reason = _pause_reason(availability, reason)
     with transaction.atomic():
-        locked = _move(agent.pk, availability, pause_reason, SyncState.PENDING, source=source, actor=actor)
+        locked = Agent.objects.select_for_update().get(pk=agent.pk)
+        AgentStatusEvent.objects.bulk_create(
+            _move(locked, availability, pause_reason, SyncState.PENDING, source=source, actor=actor)
+        )
+        locked.save(update_fields=MOVED_FIELDS)
+        # The boards hear of the request before its command runs: its result never reaches them first.
+        live.broadcast_on_commit(changed={locked.pk: availability_fields(locked)})
         transaction.on_commit(lambda: _apply(locked.pk, locked.request_seq, locked.extension))
     return locked
 
 
-def agent_adopt_status(*, agent_id: int, request_seq: int, availability: str, reason: str | None) -> Agent | None:
-    """The PBX paused or unpaused the agent by itself (FreeSWITCH after max-no-answer, Asterisk's
-    auto-pause, a feature code dialled on the phone): make it the agent's availability, recorded with
-    source pbx, rather than undo it; unless a request came after `request_seq`, the last one seen.
-    A reason no supervisor set up is kept as an inactive one, shown but not offered to agents."""
-    pause_reason = None
-    if availability == Availability.ON_BREAK and reason:
-        pause_reason = PauseReason.objects.filter(name__iexact=reason).first()
-        if pause_reason is None:
-            candidate = PauseReason(name=reason, active=False)
-            try:
-                candidate.full_clean()
-            except ValidationError:
-                pass  # not a name Mayday can keep: a break without a reason
-            else:
-                candidate.save()
-                pause_reason = candidate
+class Adoption(NamedTuple):
+    """An availability the PBX set by itself for an agent, seen when the agent's last request was `request_seq`."""
+
+    agent_id: int
+    request_seq: int
+    availability: str
+    reason: str | None
+
+
+def agents_adopt_status(*, adoptions: Iterable[Adoption]) -> list[Agent]:
+    """The PBX paused or unpaused these agents by itself (FreeSWITCH after max-no-answer, Asterisk's
+    auto-pause, a feature code dialled on the phone): make it their availability, recorded with source pbx,
+    rather than undo it; except where a request came after the one seen. One transaction however many there
+    are (a PBX may pause a whole queue at once). A reason no supervisor set up is kept as an inactive one,
+    shown but not offered to agents. Returns the agents changed."""
+    seen = {adoption.agent_id: adoption for adoption in adoptions}
+    names = {a.reason for a in seen.values() if a.availability == Availability.ON_BREAK and a.reason}
+    reasons = {name: _kept_reason(name) for name in names}
     with transaction.atomic():
-        if not Agent.objects.select_for_update().filter(pk=agent_id, request_seq=request_seq).exists():
-            return None
-        return _move(agent_id, availability, pause_reason, SyncState.APPLIED, source=StatusSource.PBX, actor=None)
+        locked = [
+            agent
+            for agent in Agent.objects.select_for_update().filter(pk__in=seen)
+            if agent.request_seq == seen[agent.pk].request_seq
+        ]
+        events = []
+        for agent in locked:
+            adoption = seen[agent.pk]
+            reason = reasons.get(adoption.reason) if adoption.availability == Availability.ON_BREAK else None
+            events += _move(
+                agent, adoption.availability, reason, SyncState.APPLIED, source=StatusSource.PBX, actor=None
+            )
+        AgentStatusEvent.objects.bulk_create(events)
+        if locked:
+            update_rows(locked, MOVED_FIELDS)
+            live.broadcast_on_commit(changed={agent.pk: availability_fields(agent) for agent in locked})
+    return locked
 
 
-def _move(agent_id: int, availability: str, pause_reason, sync_state: str, *, source: str, actor) -> Agent:
-    """Lock the agent, record the transition (a history row when something changed) and announce it."""
-    locked = Agent.objects.select_for_update().get(pk=agent_id)
+def _kept_reason(name: str) -> PauseReason | None:
+    """The pause reason of this name, made (inactive) if no supervisor set it up; None if it cannot be kept."""
+    found = PauseReason.objects.filter(name__iexact=name).first()
+    if found is None:
+        found = PauseReason(name=name, active=False)
+        try:
+            found.full_clean()
+        except ValidationError:
+            return None  # not a name Mayday can keep: a break without a reason
+        found.save()
+    return found
+
+
+MOVED_FIELDS = ["availability", "pause_reason", "status_since", "sync_state", "sync_error", "request_seq"]
+
+
+def _move(locked: Agent, availability: str, pause_reason, sync_state: str, *, source: str, actor) -> list:
+    """Move a locked agent to this availability; the history row to write when something changed. The caller
+    saves the agent's MOVED_FIELDS and the row, and announces the change."""
+    events = []
     if (locked.availability, locked.pause_reason_id) != (availability, pause_reason and pause_reason.pk):
         locked.status_since = timezone.now()
-        AgentStatusEvent.objects.create(
-            agent=locked,
-            from_availability=locked.availability,
-            to_availability=availability,
-            reason=pause_reason.name if pause_reason else "",
-            source=source,
-            actor=actor if actor is not None and actor.is_authenticated else None,
-            created_at=locked.status_since,
+        events.append(
+            AgentStatusEvent(
+                agent=locked,
+                from_availability=locked.availability,
+                to_availability=availability,
+                reason=pause_reason.name if pause_reason else "",
+                source=source,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                created_at=locked.status_since,
+            )
         )
     locked.availability, locked.pause_reason = availability, pause_reason
     locked.sync_state, locked.sync_error = sync_state, ""
     locked.request_seq += 1  # a late result of an earlier request no longer counts
-    locked.save(
-        update_fields=["availability", "pause_reason", "status_since", "sync_state", "sync_error", "request_seq"]
-    )
-    live.broadcast_on_commit(agent_ids=[locked.pk])
-    return locked
+    return events
 
 
 def _apply(agent_id: int, request_seq: int, extension: str) -> None:

@@ -3,16 +3,23 @@
 1. Status change to board: an authenticated `POST /api/agents/{ext}/status/`
    (alternating on_break / available) to a real `manage.py serve`; the PBX
    command reaches the simulator; a websocket subscriber sees the new
-   availability confirmed (`sync_state` applied). Also a full HTTP sign-in
-   (login form, password check, PBX command, board), with the password
-   check's own time measured separately. Floor: one bare PBX command round
-   trip (the same command bytes on a raw socket) plus one bare websocket
-   message round trip (a `websockets` echo server), in the same run.
-2. PBX event to N subscribers: one member pause at the simulator; the time
+   availability confirmed (`sync_state` applied). Floor: one bare PBX command
+   round trip (the same command bytes on a raw socket) plus one bare websocket
+   message round trip (a `websockets` echo server), in the same run. Beside
+   it, the database queries one change costs, counted in-process: the
+   request, the PBX command, and applying the PBX's events.
+2. Sign-in to board: the login form (password check, PBX command, board).
+   The web process times each password check it makes (bench/timed_serve.py),
+   and each sign-in is also given less the check made inside it.
+3. PBX event to N subscribers: one member pause at the simulator; the time
    until the last of N websocket subscribers has it. Floor: a bare channel
-   layer `group_send` to N channels until the last has it.
+   layer `group_send` to N channels until the last has it. With Redis, also
+   10,000 subscribers spread over 4 web processes.
+4. The web process's resident memory idle, with the subscribers connected,
+   and after 100,000 changes reached them; and the database connections it
+   holds.
 
-    python bench/status.py [--changes 200] [--sign-ins 50] [--subscribers 100,1000]
+    python bench/status.py [--changes 200] [--sign-ins 50] [--subscribers 100,1000,10000] [--churn 100000]
     (uses DATABASE_URL / REDIS_URL like the app)
 """
 
@@ -24,9 +31,9 @@ import http.client
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -44,7 +51,7 @@ import websockets  # noqa: E402
 from channels.layers import get_channel_layer  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.contrib.auth.hashers import check_password, make_password  # noqa: E402
+from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
@@ -56,31 +63,75 @@ from telephony.models import PbxServer  # noqa: E402
 from telephony.simulator.runner import SimulatorThread  # noqa: E402
 
 PASSWORD = "bench-password-1234"
+HASH_LOG = ROOT / "bench-hash.log"  # where the web processes write how long each password check took
+SERVER_LOG = ROOT / "bench-server.log"  # what the web processes and the listener log (warnings and worse)
 
 
 class Server:
-    """`manage.py serve` (and, when the channel layer is Redis, `pbx_listen` beside it) on a free port."""
+    """`webs` web processes (bench/timed_serve.py: `manage.py serve`, timing password checks) on free ports, and
+    when the channel layer is Redis, `pbx_listen` beside them."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        env = {**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "MAYDAY_LOG_LEVEL": "WARNING"}
+    def __init__(self, webs: int = 1) -> None:
+        HASH_LOG.write_text("")
+        env = {
+            **os.environ,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "MAYDAY_LOG_LEVEL": "WARNING",
+            "MAYDAY_BENCH_HASH_LOG": str(HASH_LOG),
+        }
+        self.ports = [free_port() for _ in range(webs)]
+        self.port = self.ports[0]
         python = sys.executable
-        self.procs = [
-            subprocess.Popen(
-                [python, "manage.py", "serve", "--port", str(self.port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
-            )
+        out = {"stdout": subprocess.DEVNULL, "stderr": SERVER_LOG.open("a")}
+        self.webs = [
+            subprocess.Popen([python, "bench/timed_serve.py", "--port", str(port)], cwd=ROOT, env=env, **out)
+            for port in self.ports
         ]
+        self.procs = list(self.webs)
         if settings.REDIS_URL:
-            self.procs.append(
-                subprocess.Popen([python, "manage.py", "pbx_listen"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-            )
-        wait_until_up(self.port)
+            self.procs.append(subprocess.Popen([python, "manage.py", "pbx_listen"], cwd=ROOT, env=env, **out))
+        for port in self.ports:
+            wait_until_up(port)
         time.sleep(1.5)  # the listener connects and resyncs
 
     def close(self) -> None:
         for proc in self.procs:
             proc.terminate()
-            proc.wait(10)
+        for proc in self.procs:
+            try:
+                proc.wait(15)  # daphne gives open connections 10 s to close
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def database_connections(pid: int) -> int:
+    """Connections the process holds to the database: its MariaDB sockets, or its open SQLite database file."""
+    fds = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            fds.append(os.readlink(fd))
+        except OSError:
+            pass  # closed meanwhile
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return sum(target == str(db["NAME"]) for target in fds)
+    port = int(db.get("PORT") or 3306)
+    inodes = {target[8:-1] for target in fds if target.startswith("socket:[")}
+    held = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                held += 1
+    return held
 
 
 def prepare(sim: SimulatorThread) -> tuple[dict[str, PbxServer], str]:
@@ -93,6 +144,7 @@ def prepare(sim: SimulatorThread) -> tuple[dict[str, PbxServer], str]:
     User = get_user_model()
     hashed = make_password(PASSWORD)
     User.objects.filter(agent__pbx__in=pbxs.values()).update(password=hashed)
+    AuthToken.objects.filter(user__username__startswith="bench").delete()  # an earlier run's
     boss, _ = User.objects.get_or_create(username="bench-boss", defaults={"is_staff": True})
     boss.groups.add(Group.objects.get(name="Supervisors"))
     return pbxs, AuthToken.objects.create(user=boss)[1]
@@ -112,10 +164,14 @@ async def subscribe(port: int, key: str):
 
 
 async def seen(ws, extension: str, want) -> float:
+    """When this subscriber has `extension` in a state `want` accepts: each change applied to what it had, as
+    the pages merge them (a change carries the fields that changed)."""
+    docs = ws.__dict__.setdefault("docs", {})
     while True:
         msg = json.loads(await ws.recv())
         for doc in msg["agents"]:
-            if doc["extension"] == extension and want(doc):
+            docs[doc["extension"]] = merged = {**docs.get(doc["extension"], {}), **doc}
+            if doc["extension"] == extension and want(merged):
                 return time.perf_counter()
 
 
@@ -160,21 +216,30 @@ def csrf_session(port: int) -> tuple[http.client.HTTPConnection, str]:
     return conn, cookie
 
 
-async def sign_ins(port: int, boss: str, agent: Agent, n: int) -> list[float]:
+def hash_times() -> list[float]:
+    return [float(line) for line in HASH_LOG.read_text().split()]
+
+
+async def sign_ins(port: int, boss: str, agent: Agent, n: int) -> tuple[list[float], list[float], list[float]]:
+    """Each sign-in's time to the board, the password check made inside it, and the one less the other."""
     ws = await subscribe(port, boss)
-    times = []
+    times, checks, after = [], [], []
     for i in range(n + 2):
         conn, cookie = await asyncio.to_thread(csrf_session, port)
         body = urllib.parse.urlencode(
             {"username": agent.user.username, "password": PASSWORD, "csrfmiddlewaretoken": cookie.split("=", 1)[1]}
         )
         headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        before = len(hash_times())
         start = time.perf_counter()
         waiter = asyncio.ensure_future(seen(ws, agent.extension, applied("available")))
         response = await asyncio.to_thread(post, conn, "/accounts/login/", body, headers, 302)
         end = await asyncio.wait_for(waiter, 10)
+        check = sum(hash_times()[before:])
         if i >= 2:
             times.append(end - start)
+            checks.append(check)
+            after.append(end - start - check)
         session = [c for c in response.getheader("Set-Cookie").split(", ") if c.startswith("sessionid=")]
         csrf = cookie.split("=", 1)[1]
         out = {"Cookie": f"{cookie}; {session[0].split(';')[0]}", "Content-Type": "application/x-www-form-urlencoded"}
@@ -182,17 +247,54 @@ async def sign_ins(port: int, boss: str, agent: Agent, n: int) -> list[float]:
         await asyncio.to_thread(post, conn, "/accounts/logout/", f"csrfmiddlewaretoken={csrf}", out, 302)
         await asyncio.wait_for(waiter, 10)
     await ws.close()
-    return times
+    return times, checks, after
 
 
-def password_checks(n: int) -> list[float]:
-    hashed = make_password(PASSWORD)
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        check_password(PASSWORD, hashed)
-        times.append(time.perf_counter() - start)
-    return times
+def queries_per_change(pbx: PbxServer, agent: Agent, n: int = 20) -> dict[str, float]:
+    """The database queries of one status change, counted in this process by the thread that made them: the
+    request (the whole middleware stack, through Django's test client), the PBX command (inline, on its lane)
+    and the PBX's events (applied by a listener stream on a loop of this process)."""
+    from django.db.backends.utils import CursorWrapper
+    from django.test import Client
+
+    from bench.ingest import Loop, wait
+    from telephony.pbx.listener import Stream
+
+    counts, requester, quiet = {"request": 0, "command": 0, "events": 0}, threading.current_thread(), threading.local()
+    execute = CursorWrapper._execute_with_wrappers
+
+    def counted(self, sql, params, many, executor):  # every query of every thread and connection of this process
+        thread = threading.current_thread()
+        if not getattr(quiet, "on", False):
+            phase = "request" if thread is requester else "command" if thread.name.startswith("pbx-lane") else "events"
+            counts[phase] += 1
+        return execute(self, sql, params, many, executor)
+
+    loop = Loop()
+    stream = Stream(pbx, ping_every=3600)
+    task = asyncio.run_coroutine_threadsafe(stream.run(), loop.loop)
+    wait(lambda: stream.resyncs == 1 and stream.queue.empty(), 30)
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token(agent)}")
+    path = f"/api/agents/{agent.extension}/status/"
+    CursorWrapper._execute_with_wrappers = counted
+    try:
+        for i in range(n + 1):
+            if i == 1:  # the first opened the connections: from here on, only what a change costs
+                counts.update(dict.fromkeys(counts, 0))
+            body = {"status": "on_break", "reason": "Lunch"} if i % 2 == 0 else {"status": "available"}
+            response = client.post(path, body, content_type="application/json")
+            assert response.status_code == 202, response.content
+            quiet.on = True
+            wait(lambda: Agent.objects.get(pk=agent.pk).sync_state == "applied", 10)
+            settled = -1
+            while settled != sum(counts.values()):  # until the PBX's events stop coming
+                settled = sum(counts.values())
+                time.sleep(0.2)
+            quiet.on = False
+    finally:
+        CursorWrapper._execute_with_wrappers = execute
+        task.cancel()
+    return {phase: total / n for phase, total in counts.items()}
 
 
 async def pbx_round_trips(kind: str, sim: SimulatorThread, extension: str, n: int) -> list[float]:
@@ -246,10 +348,18 @@ async def ws_round_trips(n: int) -> list[float]:
     return times
 
 
-async def fan_out(port: int, boss: str, sim: SimulatorThread, n: int, repeats: int) -> list[float]:
+async def connect_many(ports: list[int], boss: str, n: int) -> list:
+    """n subscribers, spread evenly over the web processes, connected in waves (an accept backlog is finite)."""
     subscribers = []
-    for i in range(0, n, 50):  # connect in waves: daphne's accept backlog is finite
-        subscribers += await asyncio.gather(*(subscribe(port, boss) for _ in range(min(50, n - i))))
+    for i in range(0, n, 50):
+        subscribers += await asyncio.gather(
+            *(subscribe(ports[(i + j) % len(ports)], boss) for j in range(min(50, n - i)))
+        )
+    return subscribers
+
+
+async def fan_out(subscribers: list, sim: SimulatorThread, repeats: int) -> list[float]:
+    """One member pause at the simulator, until the last subscriber has it."""
     ami = sim.sim.ami
     member = ami.queues["support"].members["PJSIP/1001"]  # an agent the other measurements leave alone
     times = []
@@ -268,10 +378,9 @@ async def fan_out(port: int, boss: str, sim: SimulatorThread, n: int, repeats: i
         await asyncio.sleep(0.05)
         start = time.perf_counter()
         sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, paused, "Bench" if paused else "")
-        ends = await asyncio.wait_for(asyncio.gather(*waits), 30)
+        ends = await asyncio.wait_for(asyncio.gather(*waits), 120)
         if i >= 2:
             times.append(max(ends) - start)
-    await asyncio.gather(*(ws.close() for ws in subscribers))
     return times
 
 
@@ -293,6 +402,35 @@ async def layer_fan_out(n: int, repeats: int) -> list[float]:
     return times
 
 
+async def churn(subscribers: list, sim: SimulatorThread, changes: int) -> int:
+    """Bursts of PBX events (queue members paused and unpaused) until the first subscriber has been sent `changes`
+    agent changes; the events sent. Small bursts, often: the listener applies what came in meanwhile as one
+    batch, one broadcast of each agent's last state, so most events are not changes of their own."""
+    from telephony.simulator.firehose import ami_firehose
+
+    extensions = [str(n) for n in range(1000, 1050)]
+    bursts = [ami_firehose({"support": extensions, "sales": extensions}, 100, seed=i)[0] for i in range(20)]
+    counted, sent = 0, 0
+
+    async def read(ws, first: bool) -> None:
+        nonlocal counted
+        while True:
+            msg = json.loads(await ws.recv())
+            if first:
+                counted += len(msg["agents"])
+
+    readers = [asyncio.ensure_future(read(ws, ws is subscribers[0])) for ws in subscribers]
+    try:
+        while counted < changes:
+            sim.loop.call_soon_threadsafe(sim.sim.ami.emit_raw, bursts[sent // 100 % len(bursts)])
+            sent += 100
+            await asyncio.sleep(0.005)
+    finally:
+        for reader in readers:
+            reader.cancel()
+    return sent
+
+
 async def main(args) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
@@ -301,11 +439,18 @@ async def main(args) -> None:
     extensions = [str(n) for n in range(1000, 1100)]
     sim = SimulatorThread(ami={"endpoints": extensions}, esl={"agents": extensions})
     pbxs, boss = await asyncio.to_thread(prepare, sim)
-    server = Server()
     print(f"status: database {engine}, channel layer {layer}, tasks inline in the web process")
+    for kind, pbx in pbxs.items():
+        agent = await asyncio.to_thread(lambda p=pbx: Agent.objects.select_related("user").filter(pbx=p).first())
+        queries = await asyncio.to_thread(queries_per_change, pbx, agent)
+        print(
+            f"  {kind:10s} queries per change: request {queries['request']:.1f}, PBX command {queries['command']:.1f}, "
+            f"PBX events {queries['events']:.1f}, in all {sum(queries.values()):.1f}"
+        )
+    server = Server()
+    web = server.webs[0].pid
     try:
         ws_floor = await ws_round_trips(args.changes)
-        checks = await asyncio.to_thread(password_checks, 20)
         for kind, pbx in pbxs.items():
             agent = await asyncio.to_thread(lambda p=pbx: Agent.objects.select_related("user").filter(pbx=p).first())
             floor = [
@@ -317,33 +462,72 @@ async def main(args) -> None:
                 f"  {kind:10s} POST status -> PBX -> board ({len(changes)}): {fmt(changes)} "
                 f"| floor (bare {'AMI' if kind == 'asterisk' else 'ESL'} round trip + bare ws message): {fmt(floor)}"
             )
-            logins = await sign_ins(server.port, boss, agent, args.sign_ins)
-            after = [t - statistics.median(checks) for t in logins]
+            logins, checks, after = await sign_ins(server.port, boss, agent, args.sign_ins)
             print(
                 f"  {kind:10s} HTTP sign-in -> PBX -> board ({len(logins)}): {fmt(logins)} "
-                f"| password check alone: {fmt(checks)} | after the check: {fmt(after)}"
+                f"| its password check: {fmt(checks)} | the sign-in less its check: {fmt(after)}"
             )
+        idle = resident_mb(web)
+        print(f"  web process: {idle:.0f} MB resident, {database_connections(web)} database connection(s) held")
         for n in args.subscribers:
             try:
-                fan = await fan_out(server.port, boss, sim, n, args.repeats)
+                subscribers = await connect_many(server.ports, boss, n)
+                held = resident_mb(web)
+                fan = await fan_out(subscribers, sim, args.repeats)
+                await asyncio.gather(*(ws.close() for ws in subscribers))
             except Exception as exc:  # a figure that could not be taken is reported, not hidden
                 print(f"  PBX event -> {n:5d} subscribers: FAILED ({type(exc).__name__}: {exc})")
                 continue
             bare = await layer_fan_out(n, args.repeats)
             print(
                 f"  PBX event -> {n:5d} subscribers, last delivery ({len(fan)}): {fmt(fan)} "
-                f"| floor (bare group_send to {n}): {fmt(bare)}"
+                f"| floor (bare group_send to {n}): {fmt(bare)} | web process {held:.0f} MB resident with them"
             )
+        subscribers = await connect_many(server.ports, boss, 100)
+        before = resident_mb(web)
+        events = await churn(subscribers, sim, args.churn)
+        await asyncio.sleep(2)
+        after_churn = resident_mb(web)
+        await asyncio.gather(*(ws.close() for ws in subscribers))
+        print(
+            f"  web process after {args.churn:,} changes to 100 subscribers ({events:,} PBX events): "
+            f"{after_churn:.0f} MB resident, {after_churn - before:+.0f} MB from {before:.0f} MB "
+            f"| {database_connections(web)} database connection(s) held"
+        )
     finally:
         server.close()
-        sim.close()
+    if settings.REDIS_URL:  # several web processes: one layer message each, fanned out inside
+        await spread(boss, sim, args.spread, args.repeats)
+    sim.close()
+    print(f"  (the servers' warnings, if any: {SERVER_LOG})")
+
+
+async def spread(boss: str, sim: SimulatorThread, n: int, repeats: int) -> None:
+    server = Server(webs=4)
+    try:
+        subscribers = await connect_many(server.ports, boss, n)
+        held = [resident_mb(proc.pid) for proc in server.webs]
+        fan = await fan_out(subscribers, sim, repeats)
+        await asyncio.gather(*(ws.close() for ws in subscribers))
+        bare = await layer_fan_out(n, repeats)
+        print(
+            f"  PBX event -> {n:5d} subscribers over 4 web processes, last delivery ({len(fan)}): {fmt(fan)} "
+            f"| floor (bare group_send to {n}): {fmt(bare)} "
+            f"| web processes {' / '.join(f'{mb:.0f}' for mb in held)} MB resident with them"
+        )
+    except Exception as exc:  # a figure that could not be taken is reported, not hidden
+        print(f"  PBX event -> {n:5d} subscribers over 4 web processes: FAILED ({type(exc).__name__}: {exc})")
+    finally:
+        server.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--sign-ins", type=int, default=50)
-    parser.add_argument("--subscribers", default="100,1000")
+    parser.add_argument("--subscribers", default="100,1000,10000")
+    parser.add_argument("--spread", type=int, default=10_000, help="subscribers over 4 web processes (Redis only)")
+    parser.add_argument("--churn", type=int, default=100_000, help="changes before the memory is read again")
     parser.add_argument("--repeats", type=int, default=30)
     options = parser.parse_args()
     options.subscribers = [int(n) for n in options.subscribers.split(",")]

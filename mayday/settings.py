@@ -184,6 +184,10 @@ MAYDAY_SESSION_TTL_SECONDS = env.int("MAYDAY_SESSION_TTL_SECONDS", default=90)
 # An agent stays online this long after the last sign of life, so a page refresh or a short drop does not flap.
 MAYDAY_PRESENCE_GRACE_SECONDS = env.int("MAYDAY_PRESENCE_GRACE_SECONDS", default=20)
 PRESENCE_SWEEP_SECONDS = 5
+# How long a thread of the web process or the listener may hold the interpreter before another that waits gets
+# it (Python's default is 5 ms). A status change passes between the event loop, a request thread and a
+# command thread several times; at the default each pass can wait 5 ms behind any busy thread.
+MAYDAY_SWITCH_INTERVAL = 0.0005
 
 
 def _networks(name: str) -> list:

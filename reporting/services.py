@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from agents import live
 from agents.models import Agent
+from mayday.db import update_rows
 from reporting.models import AttemptResult, CallAttempt, Cdr, Outcome, QueueCall, Source
 from telephony.models import Queue
 from telephony.pbx import events as ev
@@ -99,7 +100,7 @@ class _Batch:
         with transaction.atomic():
             QueueCall.objects.bulk_create(new)
             if old:
-                QueueCall.objects.bulk_update(old, CALL_FIELDS)
+                update_rows(old, CALL_FIELDS)
             attempts = []
             for key in self.changed:
                 for a in self.attempts[key]:
@@ -107,7 +108,7 @@ class _Batch:
                     attempts.append(a)
             CallAttempt.objects.bulk_create([a for a in attempts if a.pk is None])
             if any(a.pk for a in attempts):
-                CallAttempt.objects.bulk_update([a for a in attempts if a.pk], ["agent", "leg_id", "ring_ms", "result"])
+                update_rows([a for a in attempts if a.pk], ["agent", "leg_id", "ring_ms", "result"])
         return {self.calls[k].queue_id for k in self.changed if self.calls[k].queue_id}
 
 
@@ -270,4 +271,4 @@ def cdrs_record(*, pbx_id: int, cdrs: list[ev.CdrRecorded]) -> None:
             legs += [r for r in group if r is not best]
         for r in legs:
             r.internal = True
-        Cdr.objects.bulk_update(legs, ["internal"])
+        update_rows(legs, ["internal"])

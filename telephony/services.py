@@ -14,11 +14,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from agents import live
 from agents import services as agent_services
 from agents.models import AGENT_OBSERVED_FIELDS, Agent, Availability, SyncState
+from agents.selectors import queue_statuses
+from mayday.db import update_rows
 from telephony.models import (
     OBSERVED_FIELDS,
     CallRequest,
@@ -69,21 +72,21 @@ def _epoch(seconds: int):
     return datetime.fromtimestamp(seconds, tz=UTC) if seconds else None
 
 
-def _assign(obj, values: dict) -> bool:
-    changed = False
+def _assign(obj, values: dict) -> set[str]:
+    """Set these fields on `obj`; the names of those whose value changed."""
+    changed = set()
     for key, value in values.items():
         if getattr(obj, key) != value:
             setattr(obj, key, value)
-            changed = True
+            changed.add(key)
     return changed
 
 
-def _memberships(pbx_id: int, keys: Iterable[tuple[str, str]] | None = None, extensions: Iterable[str] = ()):
+def _memberships(pbx_id: int, extensions: Iterable[str] | None = None) -> list[QueueMembership]:
+    """A PBX's memberships (only these agents' when `extensions` is given), queue and agent loaded, in the
+    model's order: whole per agent, so an agent's queues can be announced from them."""
     rows = QueueMembership.objects.filter(queue__pbx_id=pbx_id).select_related("queue", "agent")
-    if keys is not None:
-        keys = list(keys)
-        rows = rows.filter(queue__name__in={q for q, _ in keys}, agent__extension__in={e for _, e in keys})
-    elif extensions:
+    if extensions is not None:
         rows = rows.filter(agent__extension__in=set(extensions))
     return list(rows)
 
@@ -97,23 +100,42 @@ def _contact(agent: Agent, status: str, uri: str, rtt_usec: int | None, now) -> 
     return values
 
 
-def _save(memberships: list[QueueMembership], agents: list[Agent]) -> None:
+# An agent's memberships with their queues, in one query.
+MEMBERSHIPS = Prefetch("memberships", queryset=QueueMembership.objects.select_related("queue"))
+
+# The agent fields a board shows (as presence); the others the PBX reports (its own agent status) it does not.
+PRESENCE_FIELDS = {"sip_endpoint", "sip_status", "sip_uri", "sip_rtt_usec", "sip_seen_at"}
+
+
+def _save(rows: list[QueueMembership], changed: list[QueueMembership], agents: list[Agent], seen: set[int]) -> None:
+    """Write the observed fields of the `changed` memberships and the `agents`, then announce: the queues of the
+    agents whose memberships changed, from `rows` (every membership of those agents, in order), and whole
+    documents of the agents whose presence changed (`seen`)."""
     now = timezone.now()
-    for m in memberships:
+    for m in changed:
         m.observed_at = now
     with transaction.atomic():
-        if memberships:
-            QueueMembership.objects.bulk_update(memberships, OBSERVED_FIELDS)
+        if changed:
+            update_rows(changed, OBSERVED_FIELDS)
         if agents:
-            Agent.objects.bulk_update(agents, AGENT_OBSERVED_FIELDS)
-    live.broadcast_agents(agent_ids={m.agent_id for m in memberships} | {a.pk for a in agents})
+            update_rows(agents, AGENT_OBSERVED_FIELDS)
+    moved = {m.agent_id for m in changed} - seen
+    queues: dict[int, list[QueueMembership]] = {}
+    for m in rows:
+        if m.agent_id in moved:
+            queues.setdefault(m.agent_id, []).append(m)
+    live.broadcast_agents(
+        agent_ids=seen,
+        changed={pk: {"extension": ms[0].agent.extension, "queues": queue_statuses(ms)} for pk, ms in queues.items()},
+    )
 
 
 def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot) -> None:
     """Make every membership's observed fields what the snapshot says (members it lacks are off the PBX)."""
     seen = {(m.queue, m.extension): m for m in snapshot.members}
+    rows = _memberships(pbx_id)
     changed = []
-    for row in _memberships(pbx_id):
+    for row in rows:
         state = seen.get((row.queue.name, row.agent.extension))
         values = (
             GONE
@@ -135,7 +157,7 @@ def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot) -> None:
     contacts = {}
     for c in sorted(snapshot.contacts, key=lambda c: c.status in REACHABLE):  # a reachable contact wins
         contacts[c.endpoint] = c
-    agents = []
+    agents, presence = [], set()
     now = timezone.now()
     for agent in Agent.objects.filter(pbx_id=pbx_id):
         values = {"sip_endpoint": agent.extension in known}
@@ -146,16 +168,20 @@ def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot) -> None:
             values.update(_contact(agent, c.status, c.uri, c.rtt_usec, now))
         elif snapshot.has_sip and agent.sip_status:
             values.update(_contact(agent, "Removed", "", None, now))
-        if _assign(agent, values):
+        fields = _assign(agent, values)
+        if fields:
             agents.append(agent)
-    _save(changed, agents)
+        if fields & PRESENCE_FIELDS:
+            presence.add(agent.pk)
+    _save(rows, changed, agents, presence)
 
 
 def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
     """Apply a batch of events, keeping only the last word on each member and agent.
 
-    Returns how many events touched state. One SELECT and one bulk UPDATE per
-    batch whatever its size, so a burst costs about as much as one event.
+    Returns how many events touched state. At most two SELECTs (the agents'
+    memberships, and the agents when their own fields moved) and a bulk UPDATE
+    per batch whatever its size, so a burst costs about as much as one event.
     """
     members: dict[tuple[str, str], dict] = {}
     agent_fields: dict[str, dict] = {}
@@ -212,21 +238,19 @@ def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
     if not relevant:
         return 0
 
-    changed: dict[int, QueueMembership] = {}
     paused_or_not: set[int] = set()  # agents the PBX may have paused or unpaused
-    if members:
-        for row in _memberships(pbx_id, keys=members):
-            values = members.get((row.queue.name, row.agent.extension))
-            if values is not None and _assign(row, values):
-                changed[row.pk] = row
-                if "paused" in values:
+    rows, changed = [], []
+    if members or agent_members:
+        rows = _memberships(pbx_id, extensions={e for _, e in members} | agent_members.keys())
+        for row in rows:
+            own = members.get((row.queue.name, row.agent.extension), {})
+            # The agent's own events (FreeSWITCH) apply over the queue's: both kinds of update go to one row.
+            fields = _assign(row, {**own, **agent_members.get(row.agent.extension, {})})
+            if fields:
+                changed.append(row)
+                if "paused" in own:
                     paused_or_not.add(row.agent_id)
-    agents = []
-    if agent_members:
-        for row in _memberships(pbx_id, extensions=agent_members):
-            row = changed.get(row.pk, row)  # keep one object per row: both kinds of update apply to it
-            if _assign(row, agent_members[row.agent.extension]):
-                changed[row.pk] = row
+    agents, presence = [], set()
     if agent_fields or contacts:
         now = timezone.now()
         for agent in Agent.objects.filter(pbx_id=pbx_id, extension__in=agent_fields.keys() | contacts.keys()):
@@ -234,12 +258,14 @@ def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
             c = contacts.get(agent.extension)
             if c is not None:
                 values.update(_contact(agent, c.status, c.uri, c.rtt_usec, now))
-            status = agent.pbx_status
-            if _assign(agent, values):
+            fields = _assign(agent, values)
+            if fields:
                 agents.append(agent)
-                if agent.pbx_status != status:
+                if "pbx_status" in fields:
                     paused_or_not.add(agent.pk)
-    _save(list(changed.values()), agents)
+            if fields & PRESENCE_FIELDS:
+                presence.add(agent.pk)
+    _save(rows, changed, agents, presence)
     if paused_or_not:
         _follow_pbx(paused_or_not)
     return relevant
@@ -254,16 +280,16 @@ def _follow_pbx(agent_ids: set[int]) -> None:
         sync_state=SyncState.APPLIED,
         status_since__lt=now - timedelta(seconds=SETTLE_SECONDS),
     )
-    for agent in settled.select_related("pbx").prefetch_related("memberships__queue"):
+    adoptions = []
+    for agent in settled.select_related("pbx").prefetch_related(MEMBERSHIPS):
         observed = _observed(agent)
         if _made_by_pbx(agent, observed, now):
-            _adopt(agent, observed)
+            adoptions.append(_adoption(agent, observed))
+    agent_services.agents_adopt_status(adoptions=adoptions)
 
 
-def _adopt(agent: Agent, observed: Observed) -> None:
-    agent_services.agent_adopt_status(
-        agent_id=agent.pk, request_seq=agent.request_seq, availability=observed.availability, reason=observed.reason
-    )
+def _adoption(agent: Agent, observed: Observed) -> agent_services.Adoption:
+    return agent_services.Adoption(agent.pk, agent.request_seq, observed.availability, observed.reason)
 
 
 def _observed(agent: Agent) -> Observed | None:
@@ -314,13 +340,14 @@ def agent_record_sync(*, agent: Agent, state: str, error: str = "", request_seq:
     if request_seq is not None:
         rows = rows.filter(request_seq=request_seq)
     if rows.update(sync_state=state, sync_error=error[:2000]):
-        agent.sync_state, agent.sync_error = state, error
-        live.broadcast_agents(agent_ids=[agent.pk])
+        agent.sync_state, agent.sync_error = state, error[:2000]
+        fields = {"extension": agent.extension, "sync_state": state, "sync_error": agent.sync_error}
+        live.broadcast_agents(changed={agent.pk: fields})
 
 
 def agent_push_availability(*, agent_id: int, request_seq: int | None = None) -> None:
     """Carry out the agent's availability on its PBX now. Raises PbxError (the task decides about retrying)."""
-    agent = Agent.objects.select_related("pbx", "pause_reason").prefetch_related("memberships__queue").get(pk=agent_id)
+    agent = Agent.objects.select_related("pbx", "pause_reason").prefetch_related(MEMBERSHIPS).get(pk=agent_id)
     with backend_for(agent.pbx) as backend:
         _push(backend, agent)
     agent_record_sync(agent=agent, state=SyncState.APPLIED, request_seq=request_seq)
@@ -370,8 +397,8 @@ def pbx_reconcile(*, pbx_id: int) -> list[str]:
     single lost event or failed command can leave an agent wrong for long.
     """
     pbx = PbxServer.objects.get(pk=pbx_id)
-    agents = list(Agent.objects.filter(pbx=pbx).select_related("pause_reason").prefetch_related("memberships__queue"))
-    found = []
+    agents = list(Agent.objects.filter(pbx=pbx).select_related("pause_reason").prefetch_related(MEMBERSHIPS))
+    found, adoptions = [], []
     with backend_for(pbx) as backend:
         snapshot = backend.snapshot()
         for agent in agents:
@@ -390,7 +417,7 @@ def pbx_reconcile(*, pbx_id: int) -> list[str]:
                 continue
             shown = f"{observed.availability} {observed.reason or ''}".strip() if observed else "mixed"
             if _made_by_pbx(agent, observed, timezone.now()):
-                _adopt(agent, observed)
+                adoptions.append(_adoption(agent, observed))
                 found.append(f"{agent.extension}: the PBX set {shown}, taken as the agent's")
                 continue
             if pbx.kind == PbxKind.FREESWITCH and agent.extension not in snapshot.agents:
@@ -405,6 +432,7 @@ def pbx_reconcile(*, pbx_id: int) -> list[str]:
                     raise
                 continue
             agent_record_sync(agent=agent, state=SyncState.APPLIED)
+        agent_services.agents_adopt_status(adoptions=adoptions)
         snapshot = backend.snapshot() if found else snapshot
         try:
             found += [f"routing: {change}" for change in _routing_repair(backend, routing_wanted(pbx=pbx))]

@@ -1,20 +1,26 @@
-// Live status from /ws/status/: a snapshot, then numbered changes. Reconnects with backoff (and jitter)
-// and starts over from a fresh snapshot after any gap, so a page never shows a state it missed.
+// Live status from /ws/status/: a snapshot, then numbered changes, each carrying an agent's extension and the
+// fields that changed (or the whole document). Reconnects with backoff (and jitter) and starts over from a fresh
+// snapshot after any gap, so a page never shows a state it missed. The callbacks get whole documents.
 // Also the words and times every live page shows the same way.
 "use strict";
 
 function maydayLive(onSnapshot, onChanges, onState) {
   let seq = 0;
+  const docs = new Map();
   maydaySocket("/ws/status/", (msg, ws) => {
     if (msg.type === "snapshot") {
       seq = msg.seq;
+      docs.clear();
+      for (const doc of msg.agents) docs.set(doc.extension, doc);
       onSnapshot(msg.agents);
-    } else if (msg.seq !== seq + 1) {
-      seq = msg.seq;
+    } else if (msg.seq !== seq + 1 || msg.agents.some((doc) => !docs.has(doc.extension) && !("full_name" in doc))) {
+      seq = msg.seq; // a gap, or the changed fields of an agent this page never had whole: start over
       ws.send(JSON.stringify({ type: "snapshot" }));
     } else {
       seq = msg.seq;
-      onChanges(msg.agents);
+      const merged = msg.agents.map((doc) => ({ ...docs.get(doc.extension), ...doc }));
+      for (const doc of merged) docs.set(doc.extension, doc);
+      onChanges(merged);
     }
   }, onState);
 }

@@ -43,14 +43,23 @@ async def closed_with(ws) -> int:
 
 
 async def next_change(ws, extension, until, timeout=5.0):
-    """The next `changes` message about `extension` that satisfies `until`; other messages are skipped."""
+    """The next `changes` message about `extension` whose agent, once the change is applied to what the
+    subscriber had (changes carry the fields that changed, as the pages merge them), satisfies `until`; other
+    messages are skipped. Returns the message and the merged document."""
+    docs = ws.__dict__.setdefault("docs", {})
 
     async def wait():
         while True:
             msg = await ws.receive_json_from(timeout=timeout)
+            if msg["type"] == "snapshot":
+                docs.clear()
             for doc in msg["agents"]:
-                if doc["extension"] == extension and until(doc):
-                    return msg, doc
+                docs[doc["extension"]] = merged = {**docs.get(doc["extension"], {}), **doc}
+                try:
+                    if doc["extension"] == extension and until(merged):
+                        return msg, merged
+                except KeyError:
+                    pass  # only some fields known so far (no snapshot taken): not yet what is awaited
 
     return await asyncio.wait_for(wait(), timeout)
 
@@ -200,7 +209,9 @@ async def watch(user=None, cookie=None):
     headers = [ORIGIN, (b"cookie", cookie)] if cookie else [ORIGIN]
     path = "/ws/status/" if cookie else f"/ws/status/?token={await token_for(user)}"
     ws, _ = await connect(path, headers=headers)
-    assert (await ws.receive_json_from(timeout=5))["type"] == "snapshot"
+    snapshot = await ws.receive_json_from(timeout=5)
+    assert snapshot["type"] == "snapshot"
+    ws.docs = {doc["extension"]: doc for doc in snapshot["agents"]}  # what next_change applies changes to
     return ws
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatusEvent, Availability, StatusSource, SyncState
 from agents.selectors import pause_reasons
-from agents.services import agent_adopt_status
+from agents.services import Adoption, agents_adopt_status
 from telephony import services
 from telephony.pbx.listener import Stream
 from tests.factories import agent_on, ami_state
@@ -108,5 +108,5 @@ def test_a_request_made_meanwhile_wins_over_what_the_pbx_did(db, ast_pbx):
     agent = agent_on(ast_pbx, availability=Availability.AVAILABLE)
     seen = agent.request_seq
     Agent.objects.filter(pk=agent.pk).update(request_seq=seen + 1)  # the agent asked for something since
-    assert agent_adopt_status(agent_id=agent.pk, request_seq=seen, availability="on_break", reason="X") is None
+    assert agents_adopt_status(adoptions=[Adoption(agent.pk, seen, "on_break", "X")]) == []
     assert Agent.objects.get(pk=agent.pk).availability == Availability.AVAILABLE

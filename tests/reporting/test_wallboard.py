@@ -12,7 +12,7 @@ from django.test import Client
 
 from agents import consumers
 from agents.models import Agent
-from agents.services import agent_adopt_status
+from agents.services import Adoption, agents_adopt_status
 from reporting.services import calls_record
 from telephony.pbx import events as ev
 from tests import sockets
@@ -76,7 +76,7 @@ async def test_a_snapshot_then_the_figures_after_a_call_and_a_status_change(floo
     assert board["waiting_since"].endswith("+00:00")
 
     seq = (await sync_to_async(Agent.objects.get)(pk=agent.pk)).request_seq
-    await sync_to_async(agent_adopt_status)(agent_id=agent.pk, request_seq=seq, availability="on_break", reason="")
+    await sync_to_async(agents_adopt_status)(adoptions=[Adoption(agent.pk, seq, "on_break", "")])
     message = await ws.receive_json_from(timeout=5)
     assert message["type"] == "queues"
     (board,) = message["queues"]

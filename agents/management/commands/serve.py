@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server  # installs Twisted's asyncio reactor: import before anything else uses Twisted
@@ -30,6 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         from mayday.asgi import application
 
+        sys.setswitchinterval(settings.MAYDAY_SWITCH_INTERVAL)  # see settings
         embedded = in_memory_layer()
         tasks: list[asyncio.Task] = []  # the loop keeps only weak references to its tasks
 
