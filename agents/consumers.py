@@ -1,15 +1,19 @@
 """`/ws/status/`: a snapshot of every agent the user may see, then one numbered message per change.
 
-Messages: `{"type": "snapshot", "seq": n, "agents": [...]}` on connect and
-when the client sends `{"type": "snapshot"}` (after it notices a gap in
-`seq`; at most one a second, however many it asks for), and
-`{"type": "changes", "seq": n, "agents": [...]}`. Supervisors get full
-status documents; an agent gets their own in full and the others' board
-fields only. Who may see what is read on connect and again whenever the
-broadcaster says this user's rights changed (a role, a permission, the
-account, the agent, the token or the sign-in session this connection came
-with), and every ten minutes for a token (tokens expire); a connection
-whose rights are gone is closed with 4403.
+Messages: `{"type": "snapshot", "seq": n, "agents": [...]}` (whole status
+documents) on connect and when the client sends `{"type": "snapshot"}`
+(after it notices a gap in `seq`; at most one a second, however many it
+asks for), and `{"type": "changes", "seq": n, "agents": [...]}`, each agent
+with its extension and the fields that changed, or whole (agents.live).
+Supervisors get everything; an agent gets their own in full and the others'
+board fields only (and nothing of a change to other fields). Who may see what
+is read on connect and again whenever the broadcaster says this user's rights
+changed (a role, a permission, the account, the agent, the token or the
+sign-in session this connection came with), and every ten minutes (a token
+expires); a connection whose rights are gone is closed with 4403.
+
+Connections take the groups' messages from this process's hub (agents.live.Hub),
+not from a channel-layer channel each.
 """
 
 from __future__ import annotations

@@ -402,33 +402,38 @@ async def layer_fan_out(n: int, repeats: int) -> list[float]:
     return times
 
 
-async def churn(subscribers: list, sim: SimulatorThread, changes: int) -> int:
-    """Bursts of PBX events (queue members paused and unpaused) until the first subscriber has been sent `changes`
-    agent changes; the events sent. Small bursts, often: the listener applies what came in meanwhile as one
-    batch, one broadcast of each agent's last state, so most events are not changes of their own."""
+async def churn(subscribers: list, sim: SimulatorThread, changes: int, web: int) -> tuple[int, list[float]]:
+    """Bursts of PBX events (queue members paused and unpaused, all 100 memberships of the Asterisk agents) until
+    the first subscriber has been sent `changes` agent changes. The listener applies what arrived meanwhile as
+    one batch, one change per agent however many of its events it holds. Returns the events sent, and the web
+    process's resident memory (MB) at the start and after each fifth of the changes."""
     from telephony.simulator.firehose import ami_firehose
 
     extensions = [str(n) for n in range(1000, 1050)]
-    bursts = [ami_firehose({"support": extensions, "sales": extensions}, 100, seed=i)[0] for i in range(20)]
-    counted, sent = 0, 0
+    bursts = [ami_firehose({"support": extensions, "sales": extensions}, 200, seed=i)[0] for i in range(20)]
+    counted, sent, memory = 0, 0, [resident_mb(web)]
 
     async def read(ws, first: bool) -> None:
         nonlocal counted
         while True:
-            msg = json.loads(await ws.recv())
+            msg = await ws.recv()
             if first:
-                counted += len(msg["agents"])
+                counted += len(json.loads(msg)["agents"])
 
     readers = [asyncio.ensure_future(read(ws, ws is subscribers[0])) for ws in subscribers]
     try:
         while counted < changes:
-            sim.loop.call_soon_threadsafe(sim.sim.ami.emit_raw, bursts[sent // 100 % len(bursts)])
-            sent += 100
-            await asyncio.sleep(0.005)
+            sim.loop.call_soon_threadsafe(sim.sim.ami.emit_raw, bursts[sent // 200 % len(bursts)])
+            sent += 200
+            await asyncio.sleep(0.01)
+            if counted >= len(memory) * changes / 5:
+                memory.append(resident_mb(web))
     finally:
         for reader in readers:
             reader.cancel()
-    return sent
+    if len(memory) < 6:
+        memory.append(resident_mb(web))
+    return sent, memory
 
 
 async def main(args) -> None:
@@ -484,14 +489,11 @@ async def main(args) -> None:
                 f"| floor (bare group_send to {n}): {fmt(bare)} | web process {held:.0f} MB resident with them"
             )
         subscribers = await connect_many(server.ports, boss, 100)
-        before = resident_mb(web)
-        events = await churn(subscribers, sim, args.churn)
-        await asyncio.sleep(2)
-        after_churn = resident_mb(web)
+        events, memory = await churn(subscribers, sim, args.churn, web)
         await asyncio.gather(*(ws.close() for ws in subscribers))
         print(
-            f"  web process after {args.churn:,} changes to 100 subscribers ({events:,} PBX events): "
-            f"{after_churn:.0f} MB resident, {after_churn - before:+.0f} MB from {before:.0f} MB "
+            f"  web process over {args.churn:,} changes to 100 subscribers ({events:,} PBX events), MB resident "
+            f"at each fifth: {' / '.join(f'{mb:.0f}' for mb in memory)} (last fifth {memory[-1] - memory[-2]:+.0f} MB) "
             f"| {database_connections(web)} database connection(s) held"
         )
     finally:

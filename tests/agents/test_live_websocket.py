@@ -356,3 +356,68 @@ async def test_a_board_left_open_outlives_the_layer_s_group_expiry(people, monke
     await asyncio.sleep(3.5)  # joined once, it would have been forgotten by now
     await still_served(ws, me)
     await ws.disconnect()
+
+
+async def test_a_change_carries_what_changed_and_an_agent_gets_only_board_fields(people):
+    from agents.services import agent_request_status
+
+    me, other, boss = people
+    mine, boards = await watch(me.user), await watch(boss)
+    await sync_to_async(agent_request_status)(agent=other, availability="on_break", reason="Lunch", source="api")
+
+    def about_other(msg):
+        return next(doc for doc in msg["agents"] if doc["extension"] == "2002")
+
+    pending, _ = await next_change(boards, "2002", lambda d: d["availability"] == "on_break")
+    assert set(about_other(pending)) == {
+        "extension",
+        "availability",
+        "pause_reason",
+        "since",
+        "sync_state",
+        "sync_error",
+    }
+    applied, doc = await next_change(boards, "2002", lambda d: d["sync_state"] == "applied")
+    assert set(about_other(applied)) == {"extension", "sync_state", "sync_error"}
+    assert (doc["availability"], doc["pause_reason"], doc["ip"]) == ("on_break", "Lunch", "203.0.113.9")
+    # The agent hears of the break once, in board fields; the command's result is not theirs.
+    assert about_other(await mine.receive_json_from(timeout=5)) == {
+        "extension": "2002",
+        "availability": "on_break",
+        "pause_reason": "Lunch",
+        "since": doc["since"],
+    }
+    assert await mine.receive_nothing(timeout=0.5)
+    await mine.disconnect()
+    await boards.disconnect()
+
+
+async def test_a_process_is_one_member_of_the_group_however_many_watch(people, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    from agents import live
+
+    me, _, boss = people
+    layer, calls = get_channel_layer(), []
+
+    def spy(name):
+        real = getattr(layer, name)
+
+        async def call(*args):
+            calls.append(name)
+            return await real(*args)
+
+        return call
+
+    for name in ("group_add", "group_discard"):
+        monkeypatch.setattr(layer, name, spy(name))
+    boards = [await watch(boss) for _ in range(5)]
+    assert calls == ["group_add"]  # the hub joined once, for all five
+    await sign_in_agent(me)
+    for ws in boards:  # one layer message, to every connection, each numbered on its own
+        msg, _ = await next_change(ws, "2001", lambda d: d["availability"] == "available")
+        assert msg["seq"] == 2
+    for ws in boards:
+        await ws.disconnect()
+    assert calls == ["group_add", "group_discard"]  # the last one out left the group
+    assert not live.hub(live.STATUS_GROUP).subscribers

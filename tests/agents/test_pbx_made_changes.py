@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatusEvent, Availability, StatusSource, SyncState
@@ -110,3 +112,22 @@ def test_a_request_made_meanwhile_wins_over_what_the_pbx_did(db, ast_pbx):
     Agent.objects.filter(pk=agent.pk).update(request_seq=seen + 1)  # the agent asked for something since
     assert agents_adopt_status(adoptions=[Adoption(agent.pk, seen, "on_break", "X")]) == []
     assert Agent.objects.get(pk=agent.pk).availability == Availability.AVAILABLE
+
+
+def test_agents_the_pbx_paused_at_once_are_taken_in_one_go(db, ast_pbx):
+    agents = [agent_on(ast_pbx, str(2100 + i), availability=Availability.AVAILABLE) for i in range(6)]
+
+    def adopt(some):
+        with CaptureQueriesContext(connection) as queries:
+            taken = agents_adopt_status(adoptions=[Adoption(a.pk, a.request_seq, "on_break", "Coaching") for a in some])
+        return taken, len(queries)
+
+    first, _ = adopt(agents[:1])  # also makes the reason, inactive: no supervisor set it up
+    one, alone = adopt(agents[1:2])
+    four, together = adopt(agents[2:])
+    assert [a.pk for a in first + one + four] == [a.pk for a in agents]
+    assert together == alone  # four cost what one did
+    assert set(Agent.objects.values_list("availability", "pause_reason__name", "pause_reason__active")) == {
+        ("on_break", "Coaching", False)
+    }
+    assert AgentStatusEvent.objects.filter(source=StatusSource.PBX, reason="Coaching").count() == 6

@@ -85,3 +85,17 @@ def test_snapshot_marks_missing_members_off_the_pbx(db):
     )
     states = {m.agent.extension: (m.on_pbx, m.paused, m.calls_taken) for m in QueueMembership.objects.all()}
     assert states == {"3000": (True, False, 3), "3001": (False, False, 0)}
+
+
+def test_a_membership_removed_while_a_batch_is_written_stays_removed(db):
+    from mayday.db import update_rows
+
+    rows = setup_members(PbxServerFactory())
+    loaded = list(QueueMembership.objects.order_by("pk"))
+    for row in loaded:
+        row.paused, row.pause_reason = True, "Lunch"
+    rows[0].delete()  # a supervisor takes the agent out of the queue meanwhile
+    update_rows(loaded, ["paused", "pause_reason"])
+    assert list(QueueMembership.objects.values_list("pk", "paused", "pause_reason")) == [
+        (row.pk, True, "Lunch") for row in loaded[1:]
+    ]
