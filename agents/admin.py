@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from knox.models import AuthToken
 
-from agents import services
+from agents import live, services
 from agents.models import (
     AGENTS_GROUP,
     LABELS,
@@ -227,21 +227,22 @@ class AgentAdmin(admin.ModelAdmin):
             SYNC_WORDS[agent.sync_state] + (" (see why)" if agent.sync_error else ""),
         )
 
-    @transaction.atomic  # one commit: the board gets the whole action as one change
+    @transaction.atomic
     def _request(self, request, agents, availability: str, reason: PauseReason | None = None) -> None:
         done = 0
-        for agent in agents:
-            try:
-                services.agent_request_status(
-                    agent=agent,
-                    availability=availability,
-                    reason=reason.name if reason else None,
-                    source=StatusSource.SUPERVISOR,
-                    actor=request.user,
-                )
-                done += 1
-            except ValidationError as exc:
-                self.message_user(request, f"{agent.extension}: {exc.messages[0]}", messages.ERROR)
+        with live.together():  # and the board gets the whole action as one change
+            for agent in agents:
+                try:
+                    services.agent_request_status(
+                        agent=agent,
+                        availability=availability,
+                        reason=reason.name if reason else None,
+                        source=StatusSource.SUPERVISOR,
+                        actor=request.user,
+                    )
+                    done += 1
+                except ValidationError as exc:
+                    self.message_user(request, f"{agent.extension}: {exc.messages[0]}", messages.ERROR)
         if done:
             self.message_user(request, f"Asked the phone system to apply this to {done} agent(s).", messages.SUCCESS)
 

@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from typing import Literal, Protocol, TypedDict
 from weakref import WeakKeyDictionary
 
@@ -87,28 +88,35 @@ def broadcast_agents(*, agent_ids: Iterable[int] = (), changed: Mapping[int, dic
         _send(AgentsChanged(type="status.agents", agents=docs))
 
 
-_pending = threading.local()
+_together = threading.local()
 
 
 def broadcast_on_commit(*, agent_ids: Iterable[int] = (), changed: Mapping[int, dict] | None = None) -> None:
-    """Announce these agents (as broadcast_agents does) once the transaction commits, together with every other
-    agent announced in it: a supervisor's action on 100 agents is one message, and one read of their documents,
-    not 100. Fields announced twice for an agent: the later win."""
-    pending = getattr(_pending, "agents", None)
-    if pending is None:
-        pending = _pending.agents = (set(), {})
-    pending[0].update(agent_ids)
-    for pk, fields in (changed or {}).items():
-        pending[1].setdefault(pk, {}).update(fields)
-    # Every call registers; the first to run sends all, the rest find nothing. Robust: a channel layer that
-    # fails must not undo the request's answer nor stop the commands queued after it.
-    transaction.on_commit(_flush, robust=True)
+    """Announce these agents (as broadcast_agents does) once the transaction commits; nothing if it rolls back.
+    Inside `together()`, with everything else announced there."""
+    batch = getattr(_together, "batch", None)
+    if batch is not None:
+        batch[0].update(agent_ids)
+        for pk, fields in (changed or {}).items():
+            batch[1].setdefault(pk, {}).update(fields)  # announced twice: the later fields win
+        return
+    ids, fields = set(agent_ids), dict(changed or {})
+    # Robust: a channel layer that fails must not undo the request's answer nor stop the commands queued after it.
+    transaction.on_commit(lambda: broadcast_agents(agent_ids=ids, changed=fields), robust=True)
 
 
-def _flush() -> None:
-    pending, _pending.agents = getattr(_pending, "agents", None), None
-    if pending is not None:
-        broadcast_agents(agent_ids=pending[0], changed=pending[1])
+@contextmanager
+def together():
+    """Whatever is announced inside goes out as one message when the transaction commits (a supervisor's action on
+    100 agents is one message, and one read of their documents, not 100), before anything queued inside runs."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("together() announces on commit: use it inside a transaction")
+    _together.batch = batch = (set(), {})
+    transaction.on_commit(lambda: broadcast_agents(agent_ids=batch[0], changed=batch[1]), robust=True)
+    try:
+        yield
+    finally:
+        _together.batch = None
 
 
 def access_changed(*, user_ids: Iterable[int] | None) -> None:

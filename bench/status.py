@@ -160,13 +160,14 @@ async def subscribe(port: int, key: str):
     )
     snapshot = json.loads(await ws.recv())
     assert snapshot["type"] == "snapshot", snapshot
+    ws.docs = {doc["extension"]: doc for doc in snapshot["agents"]}  # what `seen` applies changes to
     return ws
 
 
 async def seen(ws, extension: str, want) -> float:
     """When this subscriber has `extension` in a state `want` accepts: each change applied to what it had, as
     the pages merge them (a change carries the fields that changed)."""
-    docs = ws.__dict__.setdefault("docs", {})
+    docs = ws.docs
     while True:
         msg = json.loads(await ws.recv())
         for doc in msg["agents"]:
@@ -359,25 +360,26 @@ async def connect_many(ports: list[int], boss: str, n: int) -> list:
 
 
 async def fan_out(subscribers: list, sim: SimulatorThread, repeats: int) -> list[float]:
-    """One member pause at the simulator, until the last subscriber has it."""
+    """One member pause at the simulator, until the last subscriber has it. Each pause has a reason of its own, so
+    no subscriber can take an earlier change (or the reconciliation's repair of one) for it."""
     ami = sim.sim.ami
     member = ami.queues["support"].members["PJSIP/1001"]  # an agent the other measurements leave alone
     times = []
     for i in range(repeats + 2):
-        paused = not member.paused
+        reason = f"Bench {i} {time.monotonic_ns()}"
         waits = [
             asyncio.ensure_future(
                 seen(
                     ws,
                     "1001",
-                    lambda d, p=paused: any(q["queue"] == "support" and q["paused"] == p for q in d["queues"]),
+                    lambda d, r=reason: any(q["queue"] == "support" and q["reason"] == r for q in d["queues"]),
                 )
             )
             for ws in subscribers
         ]
         await asyncio.sleep(0.05)
         start = time.perf_counter()
-        sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, paused, "Bench" if paused else "")
+        sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, True, reason)
         ends = await asyncio.wait_for(asyncio.gather(*waits), 120)
         if i >= 2:
             times.append(max(ends) - start)

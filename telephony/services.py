@@ -483,8 +483,9 @@ _pending = threading.local()  # PBX ids whose routing data changed in this threa
 
 def routing_changed(*, pbx_ids: Iterable[int] | None = None) -> None:
     """Routing data changed (a DID, trunk, route or an agent's default DID): push it to these PBXs, or to every
-    enabled one, once the change is committed, as agents.live.broadcast_on_commit does: every call registers,
-    the first to run pushes what all of them named, the rest find nothing."""
+    enabled one, once the change is committed: every call registers, the first to run pushes what all of them
+    named, the rest find nothing. (Names left by a transaction that rolled back only cost a push that finds
+    nothing to change: the push reads the PBX's entries and writes what differs.)"""
     pending = getattr(_pending, "pbx_ids", set())
     _pending.pbx_ids = None if pending is None or pbx_ids is None else pending | set(pbx_ids)
     transaction.on_commit(_routing_push)
