@@ -529,7 +529,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--sign-ins", type=int, default=50)
-    parser.add_argument("--subscribers", default="100,1000,10000")
+    parser.add_argument("--subscribers", default="100,1000")
     parser.add_argument("--spread", type=int, default=10_000, help="subscribers over 4 web processes (Redis only)")
     parser.add_argument("--churn", type=int, default=100_000, help="changes before the memory is read again")
     parser.add_argument("--repeats", type=int, default=30)
