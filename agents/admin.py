@@ -227,10 +227,10 @@ class AgentAdmin(admin.ModelAdmin):
             SYNC_WORDS[agent.sync_state] + (" (see why)" if agent.sync_error else ""),
         )
 
-    @transaction.atomic
+    @transaction.atomic  # one commit
     def _request(self, request, agents, availability: str, reason: PauseReason | None = None) -> None:
         done = 0
-        with live.together():  # and the board gets the whole action as one change
+        with live.together():  # the board gets the whole action as one change
             for agent in agents:
                 try:
                     services.agent_request_status(

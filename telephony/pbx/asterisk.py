@@ -112,7 +112,8 @@ class AmiManager(Manager):
         self.closed: asyncio.Future = self.loop.create_future()
         self.event_sink = None  # called with each mapped event as a dict (see AmiProtocol)
 
-    async def open(self, timeout: float = COMMAND_TIMEOUT) -> None:
+    async def open(self, timeout: float | None = None) -> None:
+        timeout = COMMAND_TIMEOUT if timeout is None else timeout  # read when called: it can be changed
         host, port = self.config["host"], self.config["port"]
         connected = self.loop.create_future()
         try:
@@ -151,8 +152,9 @@ class AmiManager(Manager):
         super().close()  # moves unanswered actions to awaiting_actions and closes the socket
         self.connection_lost(None)
 
-    async def act(self, action: dict, *, as_list: bool | None = None, timeout: float = COMMAND_TIMEOUT):
+    async def act(self, action: dict, *, as_list: bool | None = None, timeout: float | None = None):
         """Send one action and wait for its reply (a Message, or a list for list actions)."""
+        timeout = COMMAND_TIMEOUT if timeout is None else timeout
         if not self._connected:
             raise PbxError("AMI connection lost", retryable=True)
         try:
