@@ -116,13 +116,17 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+# An agent's memberships with their queues, in one query.
+MEMBERSHIPS = Prefetch("memberships", queryset=QueueMembership.objects.select_related("queue"))
+
+
 def with_status(agents: QuerySet[Agent], now: datetime | None = None) -> QuerySet[Agent]:
     """Everything a status document needs, in three queries whatever the number of agents."""
     cut = (now or timezone.now()) - timedelta(seconds=settings.MAYDAY_PRESENCE_GRACE_SECONDS)
     recent = ClientSession.objects.filter(Q(closed_at__isnull=True) | Q(closed_at__gt=cut), expires_at__gt=cut)
     return agents.select_related("user", "pbx", "pause_reason").prefetch_related(
         Prefetch("sessions", queryset=recent, to_attr="recent_sessions"),
-        Prefetch("memberships", queryset=QueueMembership.objects.select_related("queue")),
+        MEMBERSHIPS,
     )
 
 

@@ -1,10 +1,13 @@
-"""What the benchmarks share: a free port, percentiles as they are printed, and waiting for a server to answer."""
+"""What the benchmarks share: a free port, percentiles as they are printed, waiting for a server to answer, and
+the bare websocket round trip floors are made of."""
 
 from __future__ import annotations
 
 import http.client
 import socket
 import time
+
+import websockets
 
 
 def free_port() -> int:
@@ -37,3 +40,22 @@ def wait_until_up(port: int, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("the server did not start")
         time.sleep(0.2)
+
+
+async def ws_round_trips(message: str, n: int) -> list[float]:
+    """A floor's websocket part: this message sent to a bare echo server on loopback and back, n times."""
+
+    async def echo(ws):
+        async for received in ws:
+            await ws.send(received)
+
+    async with websockets.serve(echo, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with websockets.connect(f"ws://127.0.0.1:{port}") as ws:
+            times = []
+            for _ in range(n):
+                start = time.perf_counter()
+                await ws.send(message)
+                await ws.recv()
+                times.append(time.perf_counter() - start)
+    return times

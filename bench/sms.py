@@ -57,7 +57,7 @@ from django.utils import timezone  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 
 from agents.models import Agent  # noqa: E402
-from bench.common import fmt, free_port, wait_until_up  # noqa: E402
+from bench.common import fmt, free_port, wait_until_up, ws_round_trips  # noqa: E402
 from sms import segments  # noqa: E402
 from sms.models import DeliveryReport, Direction, Message, ProviderSettings, Status  # noqa: E402
 from sms.selectors import message_document, webhook_token  # noqa: E402
@@ -335,26 +335,6 @@ async def layer_hops(document: dict, n: int) -> list[float]:
     return times
 
 
-async def ws_round_trips(document: dict, n: int) -> list[float]:
-    """The floor's websocket part: a page's message of one document, echoed on loopback."""
-
-    async def echo(ws):
-        async for message in ws:
-            await ws.send(message)
-
-    message = json.dumps({"type": "messages", "messages": [document]})
-    async with websockets.serve(echo, "127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with websockets.connect(f"ws://127.0.0.1:{port}") as ws:
-            times = []
-            for _ in range(n):
-                start = time.perf_counter()
-                await ws.send(message)
-                await ws.recv()
-                times.append(time.perf_counter() - start)
-    return times
-
-
 # ---- the run --------------------------------------------------------------------------------------------------
 
 
@@ -392,7 +372,7 @@ async def main(args) -> None:
         n = len(to_page)
         bare = await asyncio.to_thread(bare_posts, server.port, token, n)
         hops = await layer_hops(document, n)
-        echoes = await ws_round_trips(document, n)
+        echoes = await ws_round_trips(json.dumps({"type": "messages", "messages": [document]}), n)
         floor = [a + b + c for a, b, c in zip(bare, hops, echoes, strict=True)]
         print(
             f"  DELIVRD report -> agent's /ws/sms/ page ({n}): {fmt(to_page)} "

@@ -57,7 +57,7 @@ from django.core.management import call_command  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 
 from agents.models import Agent  # noqa: E402
-from bench.common import fmt, free_port, wait_until_up  # noqa: E402
+from bench.common import fmt, free_port, wait_until_up, ws_round_trips  # noqa: E402
 from bench.ingest import setup_pbx  # noqa: E402
 from telephony.models import PbxServer  # noqa: E402
 from telephony.simulator.runner import SimulatorThread  # noqa: E402
@@ -329,26 +329,6 @@ async def pbx_round_trips(kind: str, sim: SimulatorThread, extension: str, n: in
     return times
 
 
-async def ws_round_trips(n: int) -> list[float]:
-    """The floor's websocket half: one message of a status document's size, echoed on loopback."""
-
-    async def echo(ws):
-        async for message in ws:
-            await ws.send(message)
-
-    message = json.dumps({"type": "changes", "seq": 1, "agents": [{"extension": "1000", "x": "y" * 600}]})
-    async with websockets.serve(echo, "127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with websockets.connect(f"ws://127.0.0.1:{port}") as ws:
-            times = []
-            for _ in range(n):
-                start = time.perf_counter()
-                await ws.send(message)
-                await ws.recv()
-                times.append(time.perf_counter() - start)
-    return times
-
-
 async def connect_many(ports: list[int], boss: str, n: int) -> list:
     """n subscribers, spread evenly over the web processes, connected in waves (an accept backlog is finite)."""
     subscribers = []
@@ -457,7 +437,8 @@ async def main(args) -> None:
     server = Server()
     web = server.webs[0].pid
     try:
-        ws_floor = await ws_round_trips(args.changes)
+        document = {"type": "changes", "seq": 1, "agents": [{"extension": "1000", "x": "y" * 600}]}  # a status size
+        ws_floor = await ws_round_trips(json.dumps(document), args.changes)
         for kind, pbx in pbxs.items():
             agent = await asyncio.to_thread(lambda p=pbx: Agent.objects.select_related("user").filter(pbx=p).first())
             floor = [

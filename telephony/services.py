@@ -14,13 +14,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from agents import live
 from agents import services as agent_services
 from agents.models import AGENT_OBSERVED_FIELDS, Agent, Availability, SyncState
-from agents.selectors import queue_statuses
+from agents.selectors import MEMBERSHIPS, queue_statuses
 from mayday.db import update_rows
 from telephony.models import (
     OBSERVED_FIELDS,
@@ -99,9 +98,6 @@ def _contact(agent: Agent, status: str, uri: str, rtt_usec: int | None, now) -> 
         values["sip_seen_at"] = now
     return values
 
-
-# An agent's memberships with their queues, in one query.
-MEMBERSHIPS = Prefetch("memberships", queryset=QueueMembership.objects.select_related("queue"))
 
 # The agent fields a board shows (as presence); the others the PBX reports (its own agent status) it does not.
 PRESENCE_FIELDS = {"sip_endpoint", "sip_status", "sip_uri", "sip_rtt_usec", "sip_seen_at"}
