@@ -14,3 +14,11 @@ def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
             return result
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def lanes_idle() -> None:
+    """Every inline PBX command queued so far has run: what earlier steps left on the lanes is out of the way."""
+    from telephony import tasks
+
+    for lane in tasks.LANES.threads:
+        lane.submit(lambda: None).result(timeout=60)
