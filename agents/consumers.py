@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from weakref import WeakKeyDictionary
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.utils import await_many_dispatch
 
 from agents import live
 from agents.models import Agent
@@ -93,23 +93,47 @@ class WatchingConsumer(AsyncJsonWebsocketConsumer):
     """
 
     groups_watched: tuple[str, ...] = ()
+    waiting_types = ("status.access",)  # the hubs' messages whose handlers wait (on the database); the others never
     viewer = None  # staticmethod(fn(*, user_id, token, session_key)) -> what the user sees, or None
     watching = None
     subscribed = False
     staying: asyncio.Task | None = None
 
     async def __call__(self, scope, receive, send) -> None:
-        """As channels' consumer, but with no channel of its own: what the hubs deliver waits in `inbox`."""
-        self.scope, self.base_send, self.inbox = scope, send, asyncio.Queue()
+        """As channels' consumer, but with no channel of its own: the hubs hand it their messages (`deliver`).
+        One step at a time (`turn`): a message from the client, or one from a hub."""
+        self.scope, self.base_send = scope, send
+        self.turn, self.backlog, self.draining = asyncio.Lock(), deque(), None
         try:
-            await await_many_dispatch([receive, self.inbox.get], self.dispatch)
+            while True:
+                message = await receive()
+                async with self.turn:
+                    await self.dispatch(message)
         except StopConsumer:
             pass
         finally:  # however the connection ends, the hubs stop delivering to it
             await self._leave()
 
     async def deliver(self, message: dict) -> None:
-        self.inbox.put_nowait(message)
+        """In the hub's task, for each connection in turn. When nothing of this connection's is running, the message
+        is handled right here: no task and no queue per connection and message, which is most of what fanning out
+        to thousands of connections would cost. Otherwise, or when its handler may wait (reading the database),
+        it waits in the backlog, after whatever came before it."""
+        if self.backlog or self.turn.locked() or message["type"] in self.waiting_types:
+            self.backlog.append(message)
+            if self.draining is None:
+                self.draining = asyncio.ensure_future(self._drain())
+        else:
+            async with self.turn:  # free: taken without waiting
+                await self.dispatch(message)
+
+    async def _drain(self) -> None:
+        try:
+            while self.backlog:
+                async with self.turn:
+                    await self.dispatch(self.backlog.popleft())
+        finally:
+            self.draining = None
 
     async def dispatch(self, message: dict) -> None:
         """As channels' own, without closing old database connections before every message: the handlers reach
@@ -144,8 +168,9 @@ class WatchingConsumer(AsyncJsonWebsocketConsumer):
         await self._leave()
 
     async def _leave(self) -> None:
-        if self.staying is not None:
-            self.staying.cancel()
+        for task in (self.staying, self.draining):
+            if task is not None:
+                task.cancel()
         self.watching = None
         if self.subscribed:
             self.subscribed = False

@@ -86,6 +86,8 @@ def agents_adopt_status(*, adoptions: Iterable[Adoption]) -> list[Agent]:
     are (a PBX may pause a whole queue at once). A reason no supervisor set up is kept as an inactive one,
     shown but not offered to agents. Returns the agents changed."""
     seen = {adoption.agent_id: adoption for adoption in adoptions}
+    if not seen:  # the usual case for a batch of events: no transaction for nothing
+        return []
     names = {a.reason for a in seen.values() if a.availability == Availability.ON_BREAK and a.reason}
     reasons = {name: _kept_reason(name) for name in names}
     with transaction.atomic():

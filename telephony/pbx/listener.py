@@ -24,7 +24,7 @@ from dataclasses import replace
 from asgiref.sync import sync_to_async
 from celery.utils.imports import symbol_by_name
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from reporting.services import calls_record
 from telephony import services
@@ -188,14 +188,15 @@ def _apply(*, pbx_id: int, events: list[ev.Event]) -> None:
         calls_record(pbx_id=pbx_id, events=events)
 
 
-async def _drained() -> None:
+async def _drained(running: set[asyncio.Future] = frozenset()) -> None:
     """Wait until the database work started from this loop is done. A cancelled `sync_to_async` call runs on in its
     thread, and a broadcast there comes back to this loop through `async_to_sync`: were the loop stopped first
-    (shutdown, a test's teardown), that thread would wait for ever and the process would hang at exit. The calls
-    share one thread, so an empty call queued behind them returns once they have finished. Bounded: a thread
-    stuck for another reason must not keep the listener from stopping."""
+    (shutdown, a test's teardown), that thread would wait for ever and the process would hang at exit. The
+    streams' calls share one thread, so an empty call queued behind them returns once they have finished; the
+    periodic tasks' runs (`running`) are waited for as they are. Bounded: a thread stuck for another reason must
+    not keep the listener from stopping."""
     try:
-        await asyncio.wait_for(sync_to_async(_nothing)(), DRAIN_SECONDS)
+        await asyncio.wait_for(asyncio.gather(sync_to_async(_nothing)(), *running), DRAIN_SECONDS)
     except TimeoutError:
         log.warning("database work still running after %g s; stopping anyway", DRAIN_SECONDS)
 
@@ -218,8 +219,9 @@ async def listen(*, names: list[str] | None = None, beat: bool = False) -> None:
     (inline tasks, no Celery beat).
     """
     loop = asyncio.get_running_loop()
+    running: set[asyncio.Future] = set()  # the periodic tasks' runs, on threads of their own
     periodic = [
-        loop.create_task(_every(entry["schedule"], entry["task"]))
+        loop.create_task(_every(entry["schedule"], entry["task"], running))
         for entry in (settings.CELERY_BEAT_SCHEDULE.values() if beat else ())
     ]
     streams: dict[int, Stream] = {}
@@ -238,7 +240,7 @@ async def listen(*, names: list[str] | None = None, beat: bool = False) -> None:
         for pk in list(streams):
             await _let_go(streams, pk)
         await asyncio.gather(*periodic, return_exceptions=True)
-        await _drained()
+        await _drained(running)
 
 
 def _pbx_list(names: list[str] | None) -> list:
@@ -278,12 +280,24 @@ async def _let_go(streams: dict[int, Stream], pk: int) -> None:
         log.exception("PBX %s: could not record the disconnection", pk)
 
 
-async def _every(seconds: float, task_name: str) -> None:
-    """One beat entry, run inline: the embedded setup has no Celery beat."""
-    task = symbol_by_name(task_name)
+async def _every(seconds: float, task_name: str, running: set[asyncio.Future]) -> None:
+    """One beat entry, run inline: the embedded setup has no Celery beat. Each run is on a thread of its own, not
+    the streams' one: a reconciliation (tens of milliseconds a PBX) never holds the PBX's events back."""
+    task = sync_to_async(_beat, thread_sensitive=False)
     while True:
         await asyncio.sleep(seconds)
+        run = asyncio.ensure_future(task(task_name))
+        running.add(run)
+        run.add_done_callback(running.discard)
         try:
-            await sync_to_async(task)()
+            await asyncio.shield(run)  # cancelled (the listener stops): the run goes on, and is waited for
         except Exception:
             log.exception("periodic task %s failed", task_name)
+
+
+def _beat(task_name: str) -> None:
+    close_old_connections()  # a connection the database dropped since the last run is not used again
+    try:
+        symbol_by_name(task_name)()
+    finally:
+        close_old_connections()

@@ -3,6 +3,7 @@ picked up within seconds, without restarting the process (issue 10, item 6)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -226,3 +227,28 @@ def test_pbx_listen_waits_for_a_pbx_instead_of_exiting(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "Listening to no PBX yet; waiting for later to be enabled" in out
     assert followed == {"names": ["later"], "beat": False}
+
+
+BUSY = threading.Event()  # a slow periodic task is running
+
+
+def slow_periodic_task() -> None:
+    """A periodic task that takes long: the reconciliation of a big PBX, a database that is slow today."""
+    BUSY.set()
+    time.sleep(2)
+
+
+def test_a_periodic_task_never_holds_the_pbx_events_back(loop_thread, sim, settings):
+    task = f"{__name__}.slow_periodic_task"
+    settings.CELERY_BEAT_SCHEDULE = {"slow": {"task": task, "schedule": 0.05}}
+    pbx = PbxServerFactory(name="ast", **fields_for("asterisk", sim))
+    agent = with_agent(pbx)
+    BUSY.clear()
+    loop_thread.start(listener.listen(beat=True))
+    connected(sim, pbx)
+    wait_for(lambda: rows(agent) == APPLIED and BUSY.is_set(), what="members applied, the slow task started")
+    ami = sim.sim.ami
+    sim.run(ami.set_paused, "support", ami.queues["support"].members["PJSIP/2001"], True, "Auto-Pause")
+    started = time.monotonic()
+    wait_for(lambda: rows(agent)["support"] == (True, True), timeout=1.5, what="the pause applied meanwhile")
+    assert time.monotonic() - started < 1.0  # the slow task has a second or more to go

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server  # installs Twisted's asyncio reactor: import before anything else uses Twisted
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from mayday import process
 from telephony.pbx import listener
 
 
@@ -31,11 +31,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         from mayday.asgi import application
 
-        sys.setswitchinterval(settings.MAYDAY_SWITCH_INTERVAL)  # see settings
         embedded = in_memory_layer()
         tasks: list[asyncio.Task] = []  # the loop keeps only weak references to its tasks
 
         def ready() -> None:
+            process.settle()
             # Started with or without a PBX: the listener reads the PBX list again and again, so a PBX added later
             # in the admin is followed without a restart.
             if embedded:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from mayday import process
 from telephony.pbx import listener
 from telephony.selectors import pbxs_enabled
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        sys.setswitchinterval(settings.MAYDAY_SWITCH_INTERVAL)  # see settings
+        process.settle()
         names = options["pbx"]
         beat = settings.CELERY_TASK_ALWAYS_EAGER if options["beat"] is None else options["beat"]
         # Waiting rather than exiting: a PBX enabled later in the admin is picked up without a restart, and a
