@@ -196,7 +196,9 @@ async def _drained(running: set[asyncio.Future] = frozenset()) -> None:
     periodic tasks' runs (`running`) are waited for as they are. Bounded: a thread stuck for another reason must
     not keep the listener from stopping."""
     try:
-        await asyncio.wait_for(asyncio.gather(sync_to_async(_nothing)(), *running), DRAIN_SECONDS)
+        await asyncio.wait_for(
+            asyncio.gather(sync_to_async(_nothing)(), *running, return_exceptions=True), DRAIN_SECONDS
+        )
     except TimeoutError:
         log.warning("database work still running after %g s; stopping anyway", DRAIN_SECONDS)
 

@@ -255,6 +255,23 @@ async def test_a_supervisor_whose_rights_go_is_cut_off_and_others_stay(people, r
     await bystander.disconnect()
 
 
+async def test_a_change_announced_right_after_rights_go_never_reaches_them(people):
+    """A connection reading its rights again takes the changes that came meanwhile after that read, not before."""
+    me, _, boss = people
+    ws = await watch(boss)
+
+    @sync_to_async
+    def demote_then_change():
+        from agents.services import agent_sign_in
+
+        boss.groups.remove(Group.objects.get(name="Supervisors"))  # announced on commit: read your rights again
+        agent_sign_in(agent=me, actor=me.user)  # and a change right behind it
+
+    await demote_then_change()
+    message = await ws.receive_output(timeout=5)
+    assert (message["type"], message.get("code")) == ("websocket.close", consumers.CLOSE_FORBIDDEN), message
+
+
 async def test_signing_out_closes_that_users_connections_and_an_agent_losing_their_agent_too(people):
     me, other, boss = people
     second = await sync_to_async(UserFactory)(username="second", is_superuser=True)
