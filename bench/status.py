@@ -113,7 +113,9 @@ def resident_mb(pid: int) -> float:
 
 
 def database_connections(pid: int) -> int:
-    """Connections the process holds to the database: its MariaDB sockets, or its open SQLite database file."""
+    """Connections the process holds to the database: its MariaDB sockets, or its handles on the SQLite database
+    file (SQLite keeps the handle of a connection closed while another connection of the process holds a lock,
+    and reuses it: a handle or two more than the connections open)."""
     fds = []
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:

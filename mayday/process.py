@@ -15,12 +15,12 @@ def settle() -> None:
     - What is loaded by now (Django, the app: over a hundred thousand objects that live as long as the process)
       is moved out of the garbage collector's reach: each full collection walked all of it, some 80 ms in which
       no websocket is written and no event applied.
-    - Young objects are collected every 50,000 allocations, not 700. A change sent to a thousand websockets
+    - Young objects are collected every 10,000 allocations, not 700. A change sent to a thousand websockets
       keeps a few objects each alive until they are written; a collection in the middle of that moved them to
       the old generation, and full collections over a thousand connections' objects (100 ms and more) came
-      every few seconds.
+      every few seconds. Much more than 10,000 makes each young collection itself a pause (50,000: 10 to 35 ms).
     """
     sys.setswitchinterval(settings.MAYDAY_SWITCH_INTERVAL)
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000)
+    gc.set_threshold(10_000)
