@@ -28,6 +28,15 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Every test starts with a new channel layer, as a new process would: each test has an event loop of its own,
+    and a Redis layer keeps locks that a receive left taken on an earlier test's loop, never to be released."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_limits():
     """Sign-in and write limits are counted in the cache: every test starts with none used."""
     cache.clear()
