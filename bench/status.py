@@ -12,14 +12,15 @@
    The web process times each password check it makes (bench/timed_serve.py),
    and each sign-in is also given less the check made inside it.
 3. PBX event to N subscribers: one member pause at the simulator; the time
-   until the last of N websocket subscribers has it. Floor: a bare channel
-   layer `group_send` to N channels until the last has it. With Redis, also
+   until the frame carrying it reaches the last of N websocket subscribers
+   of one web process (read bare: `Arrivals`). Floor: a bare channel layer
+   `group_send` to N channels until the last has it. With Redis, also
    10,000 subscribers spread over 4 web processes.
 4. The web process's resident memory idle, with the subscribers connected,
    and after 100,000 changes reached them; and the database connections it
    holds.
 
-    python bench/status.py [--changes 200] [--sign-ins 50] [--subscribers 100,1000,10000] [--churn 100000]
+    python bench/status.py [--changes 200] [--sign-ins 50] [--subscribers 100,1000] [--spread 10000] [--churn 100000]
     (uses DATABASE_URL / REDIS_URL like the app)
 """
 
@@ -65,6 +66,7 @@ from telephony.simulator.runner import SimulatorThread  # noqa: E402
 PASSWORD = "bench-password-1234"
 HASH_LOG = ROOT / "bench-hash.log"  # where the web processes write how long each password check took
 SERVER_LOG = ROOT / "bench-server.log"  # what the web processes and the listener log (warnings and worse)
+AGENT_OF_STATUS_SIZE = {"extension": "1000", "x": "y" * 600}  # what a floor sends: as big as a status document
 
 
 class Server:
@@ -415,7 +417,7 @@ async def layer_fan_out(n: int, repeats: int) -> list[float]:
     for _ in range(repeats):
         with no_collector_pauses():
             start = time.perf_counter()
-            await layer.group_send(group, {"type": "status.agents", "agents": [{"extension": "1000", "x": "y" * 600}]})
+            await layer.group_send(group, {"type": "status.agents", "agents": [AGENT_OF_STATUS_SIZE]})
             for channel in channels:
                 await layer.receive(channel)
             times.append(time.perf_counter() - start)
@@ -477,7 +479,7 @@ async def main(args) -> None:
     server = Server()
     web = server.webs[0].pid
     try:
-        document = {"type": "changes", "seq": 1, "agents": [{"extension": "1000", "x": "y" * 600}]}  # a status size
+        document = {"type": "changes", "seq": 1, "agents": [AGENT_OF_STATUS_SIZE]}
         ws_floor = await ws_round_trips(json.dumps(document), args.changes)
         for kind, pbx in pbxs.items():
             agent = await asyncio.to_thread(lambda p=pbx: Agent.objects.select_related("user").filter(pbx=p).first())
