@@ -146,13 +146,8 @@ class WatchingConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        session = self.scope.get("session")
         self.user_id = user.pk
-        self.access = {
-            "user_id": user.pk,
-            "token": self.scope.get("token"),
-            "session_key": session.session_key if session is not None else None,
-        }
+        self.access = {"user_id": user.pk, "token": self.scope["token"], "session_key": self.scope["session_key"]}
         if not await self._check_access():
             return
         self.subscribed = True

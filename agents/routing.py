@@ -1,4 +1,4 @@
-"""Websocket routes, token authentication for clients that do not carry a session cookie, and the origin check."""
+"""Websocket routes, who a websocket comes as (an API token, or the sign-in session cookie), and the origin check."""
 
 from __future__ import annotations
 
@@ -8,42 +8,47 @@ from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.urls import path
 from django.utils.http import is_same_domain
 
 from agents.consumers import StatusConsumer
-from mayday.tokens import token_user
+from agents.selectors import socket_user
 from reporting.consumers import WallboardConsumer
 from sms.consumers import SmsConsumer
 
 
 @database_sync_to_async
-def _token_user(key: str):
-    return token_user(key=key) or AnonymousUser()
+def _socket_user(token: str | None, session_key: str | None):
+    return socket_user(token=token, session_key=session_key) or AnonymousUser()
 
 
-class TokenAuthMiddleware:
-    """`Authorization: Token <key>` header, or `?token=<key>` for clients that cannot set headers.
+class SocketAuth:
+    """Who a websocket comes as: `Authorization: Token <key>`, or `?token=<key>` for clients that cannot set
+    headers, else the sign-in session cookie. Puts `user`, `token` and `session_key` in the scope.
 
-    A token that is given but wrong makes the user anonymous even with a
-    session cookie, so the consumer refuses it rather than guessing.
+    A token that is given but wrong makes the user anonymous even with a session cookie, so the consumer
+    refuses it rather than guessing. Nothing wraps what the consumer sends (a websocket never changes the
+    session), so a change fanned out to thousands of sockets costs no session check per socket.
     """
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        key = ""
+        key, cookies = "", []
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 kind, _, rest = value.decode("latin-1").partition(" ")
                 key = rest.strip() if kind.lower() == "token" else ""
+            elif name == b"cookie":
+                cookies.append(value.decode("latin-1"))
         if not key:
             key = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token") or [""])[0]
-        if key:
-            scope = dict(scope, user=await _token_user(key), token=key)
-        return await self.app(scope, receive, send)
+        session_key = None if key else parse_cookie("; ".join(cookies)).get(settings.SESSION_COOKIE_NAME)
+        user = await _socket_user(key or None, session_key)
+        return await self.app(dict(scope, user=user, token=key or None, session_key=session_key), receive, send)
 
 
 def _served_origin(scope) -> str | None:

@@ -224,25 +224,31 @@ def may_manage_user(*, actor, user) -> bool:
     )
 
 
-def connected_user(*, user_id: int, token: str | None, session_key: str | None):
-    """The active user a websocket came as, while the API token or the sign-in session it came with still
-    holds (a changed password ends older sign-ins and tokens, a token also expires); else None."""
+def socket_user(*, token: str | None, session_key: str | None):
+    """The active user a websocket comes as: the owner of the API token it gave, else the user of its sign-in
+    session, while that holds (a changed password ends older sign-ins and tokens, a token also expires); else
+    None. A token that is given but wrong is None, whatever the session."""
     from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 
     from mayday.tokens import token_user
 
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return None
     if token:
-        owner = token_user(key=token)  # a connection that stays open keeps its token in use
-        return user if owner is not None and owner.pk == user.pk else None
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    if session.get(SESSION_KEY) != str(user.pk):
+        return token_user(key=token)  # a connection that stays open keeps its token in use
+    if not session_key:
         return None
-    if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user_id = session.get(SESSION_KEY)
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first() if user_id else None
+    if user is None or not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
         return None
     return user
+
+
+def connected_user(*, user_id: int, token: str | None, session_key: str | None):
+    """The user of this id, while the token or the sign-in session its websocket came with still holds (as
+    `socket_user`); else None."""
+    user = socket_user(token=token, session_key=session_key)
+    return user if user is not None and user.pk == user_id else None
 
 
 def board_viewer(*, user_id: int, token: str | None, session_key: str | None) -> tuple[bool, str | None] | None:

@@ -27,14 +27,13 @@ class SyncRequestHandler(ASGIHandler):
 
 django_application = SyncRequestHandler()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from agents.routing import OriginCheck, TokenAuthMiddleware, websocket_urlpatterns  # noqa: E402
+from agents.routing import OriginCheck, SocketAuth, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": AuthMiddlewareStack(TokenAuthMiddleware(OriginCheck(URLRouter(websocket_urlpatterns)))),
+        "websocket": SocketAuth(OriginCheck(URLRouter(websocket_urlpatterns))),
     }
 )

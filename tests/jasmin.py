@@ -58,6 +58,9 @@ def _response(status: int, body: object, content_type: str | None = None) -> Res
     return Response(body, status=status, content_type=content_type or "text/plain")
 
 
+ROUTES = {"/secure/send": ("POST", "send"), "/secure/balance": ("GET", "balance")}  # path: (method, script)
+
+
 class FakeJasmin:
     """The fake gateway. With a trustme `ca` it serves HTTPS with a certificate for `tls_host`, issued by `ca`."""
 
@@ -147,9 +150,14 @@ class FakeJasmin:
     def _handle(self, request: Request) -> Response:
         body = request.get_data()
         received = Received(request.method, request.path, dict(request.headers), body)
+        route = ROUTES.get(request.path)
         with self._lock:
             self.requests.append(received)
             release = self._release
+            # The scripted answer is taken as the request arrives: one answered late (after `delay`, or once
+            # the next test's reset let it go) never takes an answer scripted after it.
+            scripts = self._scripts[route[1]] if route and route[0] == request.method else None
+            scripted = scripts.popleft() if scripts else None
             if request.path == "/secure/send" and request.method == "POST":
                 try:
                     self.sent.append(json.loads(body))
@@ -157,19 +165,16 @@ class FakeJasmin:
                     pass
         if self.delay:
             release.wait(self.delay)
-        return self._answer(request, body)
+        return self._answer(request, body, scripted)
 
-    def _answer(self, request: Request, body: bytes) -> Response:
-        routes = {"/secure/send": ("POST", "send"), "/secure/balance": ("GET", "balance")}
+    def _answer(self, request: Request, body: bytes, scripted: Response | None) -> Response:
         if request.path == "/ping":
             return _response(200, {"data": "Jasmin/PONG"})
-        if request.path not in routes:
+        if request.path not in ROUTES:
             return _response(404, {"title": "404 Not Found"})
-        method, name = routes[request.path]
+        method, name = ROUTES[request.path]
         if request.method != method:
             return _response(405, {"title": "405 Method Not Allowed"})
-        with self._lock:
-            scripted = self._scripts[name].popleft() if self._scripts[name] else None
         if scripted is not None:
             return scripted
         refusal = self._check_auth(request.headers.get("Authorization"))

@@ -9,10 +9,12 @@ from asgiref.sync import SyncToAsync
 from channels.layers import channel_layers
 from channels.testing import ChannelsLiveServerTestCase
 from daphne.testing import DaphneProcess
+from daphne.ws_protocol import WebSocketFactory
 from django.conf import settings
 from django.db import connections
 from playwright.sync_api import sync_playwright
 
+from mayday.server import PromptWebSocketProtocol
 from tests.factories import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -24,7 +26,8 @@ class ForkedServer(DaphneProcess):
     """The server process is forked from this one, without its threads: it must open its own database
     connection (not share our socket), get a fresh channel layer (not one whose queues belong to an earlier
     test's event loop) and a fresh executor for database calls (the old one's thread does not exist there).
-    The database NAME already is the test database; channels would prefix it with test_ once more."""
+    The database NAME already is the test database; channels would prefix it with test_ once more.
+    Its websockets write as `manage.py serve`'s do (mayday.server)."""
 
     def start(self) -> None:
         database = settings.DATABASES["default"]
@@ -34,12 +37,20 @@ class ForkedServer(DaphneProcess):
         SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
         super().start()
 
+    def run(self) -> None:  # in the forked process
+        WebSocketFactory.protocol = PromptWebSocketProtocol
+        super().run()
 
-class BrowserTestCase(ChannelsLiveServerTestCase):
+
+class LiveServerTestCase(ChannelsLiveServerTestCase):
+    """A live server (daphne, forked) for what a real client reaches over the network."""
+
     serialized_rollback = True  # the roles come from a data migration
 
     ProtocolServerProcess = ForkedServer
 
+
+class BrowserTestCase(LiveServerTestCase):
     def setUp(self) -> None:
         self.playwright = sync_playwright().start()
         self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from mayday import process
+from mayday.server import PromptWebSocketProtocol
 from telephony.pbx import listener
 
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         tasks: list[asyncio.Task] = []  # the loop keeps only weak references to its tasks
 
         def ready() -> None:
+            server.ws_factory.protocol = PromptWebSocketProtocol  # made by run(), before it calls this
             process.settle()
             # Started with or without a PBX: the listener reads the PBX list again and again, so a PBX added later
             # in the admin is followed without a restart.
@@ -46,8 +48,9 @@ class Command(BaseCommand):
                 )
 
         self.stdout.write(f"Serving on http://{options['host']}:{options['port']}/")
-        Server(
+        server = Server(
             application=application,
             endpoints=build_endpoint_description_strings(host=options["host"], port=options["port"]),
             ready_callable=ready,
-        ).run()
+        )
+        server.run()
