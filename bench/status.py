@@ -386,8 +386,10 @@ class Arrivals(asyncio.Protocol):
 
 async def fan_out(subscribers: list, sim: SimulatorThread, repeats: int) -> list[float]:
     """One member pause at the simulator, until the last subscriber has it. Each pause has a reason of its own, so
-    no subscriber can take an earlier change (or the reconciliation's repair of one) for it. The subscribers are
-    taken over by `Arrivals` (closed with their transports)."""
+    no subscriber can take an earlier change for it; and it is lifted once timed (untimed), or the agent, paused in
+    one of its two queues, would stay at odds with what Mayday asks, and the reconciliation's repair would be a
+    second fan-out that a timed one could run into. The subscribers are taken over by `Arrivals` (closed with their
+    transports)."""
     ami = sim.sim.ami
     member = ami.queues["support"].members["PJSIP/1001"]  # an agent the other measurements leave alone
     sockets = [Arrivals(ws.transport) for ws in subscribers]
@@ -402,6 +404,8 @@ async def fan_out(subscribers: list, sim: SimulatorThread, repeats: int) -> list
             ends = await asyncio.wait_for(asyncio.gather(*arrivals), 120)
         if i >= 2:
             times.append(max(ends) - start)
+        sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, False, "")
+        await asyncio.sleep(len(sockets) * 50e-6)  # its own fan-out passes
     for s in sockets:
         s.transport.close()
     return times

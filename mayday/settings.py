@@ -144,6 +144,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests get a file too, not shared-cache memory: the listener writes from other threads while a
     # test reads, and shared-cache SQLite locks whole tables where a WAL file lets them coexist.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+# A thread keeps its connection this long (a request thread of the web process, a PBX command's lane, the
+# websockets' database thread), checked before each reuse, rather than one opened for every request and command.
+DATABASES["default"].setdefault("CONN_MAX_AGE", 600)  # `?conn_max_age=0` in DATABASE_URL: a connection a request
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -188,6 +192,9 @@ PRESENCE_SWEEP_SECONDS = 5
 # it (Python's default is 5 ms). A status change passes between the event loop, a request thread and a
 # command thread several times; at the default each pass can wait 5 ms behind any busy thread.
 MAYDAY_SWITCH_INTERVAL = 0.0005
+# Requests run on this many threads of each web process, each with its own database connection: how many
+# requests one process serves at once (more wait for a thread).
+MAYDAY_WEB_THREADS = 16
 
 
 def _networks(name: str) -> list:
