@@ -33,6 +33,7 @@ from django.db import transaction
 
 from agents.models import Agent
 from agents.selectors import public_fields, status_documents
+from mayday import process
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class Hub:
             self.subscribers.pop(subscriber, None)
             if not self.subscribers and self.tasks:
                 for task in self.tasks:
-                    task.cancel()
+                    process.stop(task)
                 self.tasks = []
                 await get_channel_layer().group_discard(self.group, self.channel)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 
@@ -24,3 +25,16 @@ def settle() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000)
+
+
+STOP_RETRY_SECONDS = 0.1
+
+
+def stop(task: asyncio.Task) -> None:
+    """Cancel `task`, again every STOP_RETRY_SECONDS until it has ended. On Python 3.11 a cancellation can be lost:
+    asyncio.wait_for returns its result when that result and the cancellation come in the same turn of the loop
+    (fixed in 3.12), and redis-py sends every command through it. A task cancelled once could go on waiting on
+    Redis for ever."""
+    if not task.done():
+        task.cancel()
+        asyncio.get_running_loop().call_later(STOP_RETRY_SECONDS, stop, task)

@@ -26,6 +26,7 @@ from celery.utils.imports import symbol_by_name
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
+from mayday import process
 from reporting.services import calls_record
 from telephony import services
 from telephony.models import ConnectionState, PbxKind
@@ -75,7 +76,7 @@ class Stream:
 
     async def stop(self) -> None:
         """Cancel the stream wherever it is (connected, connecting, backing off) and wait until its socket is closed."""
-        self.task.cancel()
+        process.stop(self.task)
         await asyncio.gather(self.task, return_exceptions=True)
 
     def take(self, event: ev.Event | None) -> None:

@@ -438,3 +438,34 @@ async def test_a_process_is_one_member_of_the_group_however_many_watch(people, m
         await ws.disconnect()
     assert calls == ["group_add", "group_discard"]  # the last one out left the group
     assert not live.hub(live.STATUS_GROUP).subscribers
+
+
+async def test_a_hub_stops_even_when_its_layer_loses_a_cancellation(monkeypatch):
+    """On Python 3.11, redis-py's sends (asyncio.wait_for) can lose a cancellation that comes as they finish: a hub
+    cancelled once would wait on Redis for ever. It is cancelled until it has stopped."""
+    from channels.layers import get_channel_layer
+
+    from agents import live
+
+    layer = get_channel_layer()
+    receive = layer.receive
+
+    async def receive_as_redis_can(channel):
+        try:
+            return await receive(channel)
+        except asyncio.CancelledError:  # lost: the receive goes on
+            return await receive(channel)
+
+    monkeypatch.setattr(layer, "receive", receive_as_redis_can)
+
+    class Screen:
+        async def deliver(self, message):
+            pass
+
+    hub, screen = live.Hub("stopping"), Screen()
+    await hub.subscribe(screen)
+    tasks = hub.tasks
+    await asyncio.sleep(0.05)  # the hub is waiting in the layer's receive
+    await hub.unsubscribe(screen)
+    done, _ = await asyncio.wait(tasks, timeout=3)
+    assert done == set(tasks) and all(task.cancelled() for task in tasks)
