@@ -526,7 +526,7 @@ async def main(args) -> None:
         )
     finally:
         server.close()
-    if settings.REDIS_URL:  # several web processes: one layer message each, fanned out inside
+    if settings.REDIS_URL and args.spread:  # several web processes: one layer message each, fanned out inside
         await spread(boss, sim, args.spread, args.repeats)
     sim.close()
     print(f"  (the servers' warnings, if any: {SERVER_LOG})")
@@ -555,7 +555,7 @@ if __name__ == "__main__":
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--sign-ins", type=int, default=50)
     parser.add_argument("--subscribers", default="100,1000")
-    parser.add_argument("--spread", type=int, default=10_000, help="subscribers over 4 web processes (Redis only)")
+    parser.add_argument("--spread", type=int, default=10_000, help="subscribers over 4 web processes (Redis; 0: none)")
     parser.add_argument("--churn", type=int, default=100_000, help="changes before the memory is read again")
     parser.add_argument("--repeats", type=int, default=30)
     options = parser.parse_args()
