@@ -238,6 +238,10 @@ def slow_periodic_task() -> None:
     time.sleep(2)
 
 
+def reconciled(pbx) -> bool:
+    return PbxServer.objects.filter(pk=pbx.pk, last_reconciled_at__isnull=False).exists()
+
+
 def test_a_periodic_task_never_holds_the_pbx_events_back(loop_thread, sim, settings):
     task = f"{__name__}.slow_periodic_task"
     settings.CELERY_BEAT_SCHEDULE = {"slow": {"task": task, "schedule": 0.05}}
@@ -246,7 +250,10 @@ def test_a_periodic_task_never_holds_the_pbx_events_back(loop_thread, sim, setti
     BUSY.clear()
     loop_thread.start(listener.listen(beat=True))
     connected(sim, pbx)
-    wait_for(lambda: rows(agent) == APPLIED and BUSY.is_set(), what="members applied, the slow task started")
+    wait_for(
+        lambda: rows(agent) == APPLIED and BUSY.is_set() and reconciled(pbx),
+        what="members applied, the slow task started, the reconciliation after connecting done",
+    )
     ami = sim.sim.ami
     sim.run(ami.set_paused, "support", ami.queues["support"].members["PJSIP/2001"], True, "Auto-Pause")
     started = time.monotonic()
