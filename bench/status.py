@@ -5,7 +5,9 @@
    command reaches the simulator; a websocket subscriber sees the new
    availability confirmed (`sync_state` applied). Floor: one bare PBX command
    round trip (the same command bytes on a raw socket) plus one bare websocket
-   message round trip (a `websockets` echo server), in the same run. Beside
+   message round trip (a `websockets` echo server), in the same run. Each
+   change is timed on its own: the next starts once the board has been
+   quiet for 0.1 s (the PBX's events about the last one applied). Beside
    it, the database queries one change costs, counted in-process: the
    request, the PBX command, and applying the PBX's events.
 2. Sign-in to board: the login form (password check, PBX command, board).
@@ -174,17 +176,30 @@ async def subscribe(port: int, key: str):
 async def seen(ws, extension: str, want) -> float:
     """When this subscriber has `extension` in a state `want` accepts: each change applied to what it had, as
     the pages merge them (a change carries the fields that changed)."""
-    docs = ws.docs
     while True:
-        msg = json.loads(await ws.recv())
-        for doc in msg["agents"]:
-            docs[doc["extension"]] = merged = {**docs.get(doc["extension"], {}), **doc}
-            if doc["extension"] == extension and want(merged):
-                return time.perf_counter()
+        if want(merged(ws, await ws.recv()).get(extension, {})):
+            return time.perf_counter()
+
+
+def merged(ws, message: str) -> dict:
+    """The subscriber's documents, with the changes of this message applied."""
+    for doc in json.loads(message)["agents"]:
+        ws.docs[doc["extension"]] = {**ws.docs.get(doc["extension"], {}), **doc}
+    return ws.docs
 
 
 def applied(availability: str):
     return lambda doc: doc["availability"] == availability and doc["sync_state"] == "applied"
+
+
+async def quiet(ws, seconds: float = 0.1) -> None:
+    """Until the board has had nothing new for `seconds` (what the PBX's events about the last change brought
+    included): each change is timed on its own, not while the one before is still being applied."""
+    while True:
+        try:
+            merged(ws, await asyncio.wait_for(ws.recv(), seconds))
+        except TimeoutError:
+            return
 
 
 async def status_changes(port: int, boss: str, agent: Agent, n: int) -> list[float]:
@@ -202,6 +217,7 @@ async def status_changes(port: int, boss: str, agent: Agent, n: int) -> list[flo
         end = await asyncio.wait_for(waiter, 10)
         if i >= 5:  # warm-up
             times.append(end - start)
+        await quiet(ws)
     await ws.close()
     return times
 
@@ -254,6 +270,7 @@ async def sign_ins(port: int, boss: str, agent: Agent, n: int) -> tuple[list[flo
         waiter = asyncio.ensure_future(seen(ws, agent.extension, applied("logged_out")))
         await asyncio.to_thread(post, conn, "/accounts/logout/", f"csrfmiddlewaretoken={csrf}", out, 302)
         await asyncio.wait_for(waiter, 10)
+        await quiet(ws)
     await ws.close()
     return times, checks, after
 

@@ -92,12 +92,11 @@ class AmiProtocol(AMIProtocol):
             if frame.startswith("Event: ") and "\r\nActionID: " not in frame:
                 end = frame.find("\r\n")
                 if sink is not None and (frame[7:end] if end > 0 else frame[7:]) in wanted:
-                    sink(
-                        dict(
-                            line.split(": ", 1) if ": " in line else (line.rstrip(":"), "")
-                            for line in frame.split("\r\n")
-                        )
-                    )
+                    headers = {}
+                    for line in frame.split("\r\n"):
+                        key, sep, value = line.partition(": ")
+                        headers[key if sep else key.rstrip(":")] = value
+                    sink(headers)
                 continue
             message = Message.from_line(frame)
             if message is not None:

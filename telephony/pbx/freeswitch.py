@@ -13,7 +13,7 @@ caller name could forge headers there.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import unquote
 
 from telephony import validators
@@ -409,65 +409,88 @@ def esl_event(body: str) -> ev.Event | None:
 # ---- asyncio client (listener) ---------------------------------------------------------------------
 
 
-class EslConnection:
+HEADER_LIMIT = 2**16  # bytes: a frame's header block longer than this is garbage, not a frame still arriving
+
+
+class EslConnection(asyncio.Protocol):
     """A minimal inbound ESL client on asyncio: auth, api commands, plain events.
 
-    Replies arrive in command order, interleaved with events; a reader task
-    routes each frame by its Content-Type.
+    Replies arrive in command order, interleaved with events; each frame is
+    routed by its Content-Type as the bytes come in (`take_frames`).
     """
 
     def __init__(self, on_event: Callable[[str], None] | None = None) -> None:
         self.on_event = on_event
         self.pending: list[asyncio.Future] = []
         self.closed: asyncio.Future | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.greeting: asyncio.Future | None = None  # the first frame's headers
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
 
     async def open(self, host: str, port: int, password: str, timeout: float = COMMAND_TIMEOUT) -> None:
         checked(validators.validate_secret, password)
-        self.closed = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.closed, self.greeting = loop.create_future(), loop.create_future()
         try:
-            self.reader, self.writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-            headers, _ = await asyncio.wait_for(read_frame(self.reader), timeout)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:  # ValueError: garbled greeting
+            await asyncio.wait_for(loop.create_connection(lambda: self, host, port), timeout)
+            headers = await asyncio.wait_for(asyncio.shield(self.greeting), timeout)
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: garbled greeting
             self.close()
             raise PbxError(f"cannot reach ESL at {host}:{port}: {exc or 'timed out'}", retryable=True) from exc
         if headers.get("Content-Type") != "auth/request":
             self.close()
             raise PbxError(f"ESL at {host}:{port} did not ask for a password", retryable=True)
-        self._task = asyncio.get_running_loop().create_task(self._read())
         reply = await self.command(f"auth {password}", timeout)
         if reply != "+OK accepted":
             self.close()
             raise PbxError(f"ESL authentication failed: {reply}", retryable=False)
 
-    async def _read(self) -> None:
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
         try:
-            while True:
-                headers, body = await read_frame(self.reader)
-                kind = headers.get("Content-Type")
-                if kind == "text/event-plain":
-                    if self.on_event:
-                        self.on_event(body)
-                elif kind in ("command/reply", "api/response"):
-                    if self.pending:
-                        future = self.pending.pop(0)
-                        if not future.done():
-                            future.set_result(headers.get("Reply-Text", "") if kind == "command/reply" else body)
-                elif kind == "text/disconnect-notice":
-                    break
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            pass
-        finally:
+            for headers, body in take_frames(self.buffer):
+                if self.closed.done():
+                    return
+                self._route(headers, body)
+        except ValueError as exc:
+            self._fail(exc)
+
+    def _route(self, headers: dict[str, str], body: str) -> None:
+        """Hand one frame to whoever waits for it."""
+        if not self.greeting.done():
+            self.greeting.set_result(headers)
+            return
+        kind = headers.get("Content-Type")
+        if kind == "text/event-plain":
+            if self.on_event:
+                self.on_event(body)
+        elif kind in ("command/reply", "api/response"):
+            if self.pending:
+                future = self.pending.pop(0)
+                if not future.done():
+                    future.set_result(headers.get("Reply-Text", "") if kind == "command/reply" else body)
+        elif kind == "text/disconnect-notice":
             self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(ConnectionError("ESL closed the connection"))
+
+    def _fail(self, exc: Exception) -> None:
+        if self.greeting is not None and not self.greeting.done():
+            self.greeting.set_exception(exc)
+        self.close()
 
     async def command(self, line: str, timeout: float = COMMAND_TIMEOUT) -> str:
         if "\n" in line or "\r" in line:
             raise PbxError("refusing to send a line break to ESL", retryable=False)
-        if self.writer is None or self.closed.done():
+        if self.transport is None or self.closed.done():
             raise PbxError("ESL connection lost", retryable=True)
         future = asyncio.get_running_loop().create_future()
         self.pending.append(future)
-        self.writer.write(f"{line}\n\n".encode())
+        self.transport.write(f"{line}\n\n".encode())
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError as exc:
@@ -477,8 +500,8 @@ class EslConnection:
         return await self.command(f"api {command}", timeout)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
         for future in self.pending:
             if not future.done():
                 future.set_exception(PbxError("ESL connection lost", retryable=True))
@@ -487,24 +510,33 @@ class EslConnection:
             self.closed.set_result(None)
 
 
-async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, str], str]:
-    """One ESL frame: header lines up to a blank line, then exactly Content-Length bytes of body.
+def take_frames(buffer: bytearray, limit: int = HEADER_LIMIT) -> Iterator[tuple[dict[str, str], str]]:
+    """Each whole ESL frame at the start of `buffer`, taken out of it as it is given: header lines up to a blank
+    line, then exactly Content-Length bytes of body. What is left is the start of a frame still arriving.
 
-    Raises IncompleteReadError at end of stream and ValueError on a malformed frame (header block over the
-    reader's limit, a Content-Length that is no count, bytes that are not UTF-8).
+    Raises ValueError at a malformed frame: a header block over `limit` bytes, a Content-Length that is no
+    count, bytes that are not UTF-8. However TCP splits the bytes, the frames and the error are the same.
     """
-    try:
-        block = await reader.readuntil(b"\n\n")
-    except asyncio.LimitOverrunError as exc:
-        raise ValueError(f"ESL frame headers over {exc.consumed} bytes") from exc
-    headers = {}
-    for line in block.decode().split("\n"):
-        key, sep, value = line.partition(": ")
-        if sep:
-            headers[key] = value
-    length = int(headers.get("Content-Length", 0))
-    body = (await reader.readexactly(length)).decode() if length else ""
-    return headers, body
+    while True:
+        end = buffer.find(b"\n\n")
+        # No blank line yet: past the limit even if the next byte completes one, it is garbage.
+        if (end < 0 and len(buffer) > limit + 1) or end > limit:
+            raise ValueError(f"ESL frame headers over {limit} bytes")
+        if end < 0:
+            return
+        headers = {}
+        for line in buffer[:end].decode().split("\n"):
+            key, sep, value = line.partition(": ")
+            if sep:
+                headers[key] = value
+        length = int(headers.get("Content-Length", 0))
+        if length < 0:
+            raise ValueError(f"ESL Content-Length {length}")
+        if end + 2 + length > len(buffer):
+            return
+        body = buffer[end + 2 : end + 2 + length].decode()
+        del buffer[: end + 2 + length]
+        yield headers, body
 
 
 async def esl_snapshot(conn: EslConnection, domain: str) -> Snapshot:
