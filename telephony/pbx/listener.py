@@ -100,7 +100,7 @@ class Stream:
                     error = "connection closed by the PBX"
                 except PbxError as exc:
                     error = exc.message
-                except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                except (OSError, TimeoutError) as exc:
                     error = f"{type(exc).__name__}: {exc}"
                 self.live = False
                 if self.resyncs > resyncs:  # it had been working: start the backoff over

@@ -456,7 +456,7 @@ def test_contact_address_of_any_uri_is_host_port_transport(uri):
     assert port is None or isinstance(port, int)
 
 
-# ---- ESL: framing (read_frame) ---------------------------------------------------------------------
+# ---- ESL: framing (take_frames) --------------------------------------------------------------------
 
 
 @FEW
