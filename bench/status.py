@@ -16,8 +16,9 @@
 3. PBX event to N subscribers: one member pause at the simulator; the time
    until the frame carrying it reaches the last of N websocket subscribers
    of one web process (read bare: `Arrivals`). Floor: a bare channel layer
-   `group_send` to N channels until the last has it. With Redis, also
-   10,000 subscribers spread over 4 web processes.
+   `group_send` to N channels until the last has it, taken after each pause
+   (in turns, so both meet the same moments of a noisy machine). With
+   Redis, also 10,000 subscribers spread over 4 web processes.
 4. The web process's resident memory idle, with the subscribers connected,
    and after 100,000 changes reached them; and the database connections it
    holds.
@@ -401,50 +402,64 @@ class Arrivals(asyncio.Protocol):
             self.arrived.set_exception(ConnectionError("the server closed a subscriber"))
 
 
-async def fan_out(subscribers: list, sim: SimulatorThread, repeats: int) -> list[float]:
-    """One member pause at the simulator, until the last subscriber has it. Each pause has a reason of its own, so
-    no subscriber can take an earlier change for it; and it is lifted once timed (untimed), or the agent, paused in
-    one of its two queues, would stay at odds with what Mayday asks, and the reconciliation's repair would be a
-    second fan-out that a timed one could run into. The subscribers are taken over by `Arrivals` (closed with their
-    transports)."""
+async def fan_out(subscribers: list, sim: SimulatorThread, repeats: int) -> tuple[list[float], list[float]]:
+    """One member pause at the simulator, until the last subscriber has it; and after each, its floor: a bare
+    channel layer `group_send` to as many channels of this process, until the last has it. Taken in turns, the
+    figure and its floor meet the machine in the same moments (a busy neighbour slows both alike). Each pause has
+    a reason of its own, so no subscriber can take an earlier change for it; and it is lifted once timed
+    (untimed), or the agent, paused in one of its two queues, would stay at odds with what Mayday asks, and the
+    reconciliation's repair would be a second fan-out that a timed one could run into. The floor is timed once
+    that lifting has passed too. The subscribers are taken over by `Arrivals` (closed with their transports).
+    Returns the figures and the floors."""
     ami = sim.sim.ami
     member = ami.queues["support"].members["PJSIP/1001"]  # an agent the other measurements leave alone
     sockets = [Arrivals(ws.transport) for ws in subscribers]
-    times = []
-    for i in range(repeats + 2):
-        reason = f"Bench {i} {time.monotonic_ns()}"
-        arrivals = [s.expect(reason) for s in sockets]
-        await asyncio.sleep(0.05)
-        with no_collector_pauses():
-            start = time.perf_counter()
-            sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, True, reason)
-            ends = await asyncio.wait_for(asyncio.gather(*arrivals), 120)
-        if i >= 2:
-            times.append(max(ends) - start)
-        sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, False, "")
-        await asyncio.sleep(len(sockets) * 50e-6)  # its own fan-out passes
+    times, floors = [], []
+    async with BareGroup(len(sockets)) as bare:
+        for i in range(repeats + 2):
+            reason = f"Bench {i} {time.monotonic_ns()}"
+            arrivals = [s.expect(reason) for s in sockets]
+            await asyncio.sleep(0.05)
+            with no_collector_pauses():
+                start = time.perf_counter()
+                sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, True, reason)
+                ends = await asyncio.wait_for(asyncio.gather(*arrivals), 120)
+            sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, False, "")
+            await asyncio.sleep(len(sockets) * 100e-6)  # its own fan-out passes
+            floor = await bare.send()
+            if i >= 2:
+                times.append(max(ends) - start)
+                floors.append(floor)
     for s in sockets:
         s.transport.close()
-    return times
+    return times, floors
 
 
-async def layer_fan_out(n: int, repeats: int) -> list[float]:
-    layer = get_channel_layer()
-    group = f"bench{os.getpid()}"
-    channels = [await layer.new_channel() for _ in range(n)]
-    for channel in channels:
-        await layer.group_add(group, channel)
-    times = []
-    for _ in range(repeats):
+class BareGroup:
+    """A fan-out's floor: n channels of this process's channel layer, in a group of their own."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.group, self.channels = n, f"bench{os.getpid()}", []
+
+    async def __aenter__(self) -> BareGroup:
+        self.layer = get_channel_layer()
+        self.channels = [await self.layer.new_channel() for _ in range(self.n)]
+        for channel in self.channels:
+            await self.layer.group_add(self.group, channel)
+        return self
+
+    async def send(self) -> float:
+        """One message as big as a status change, until every channel has received it."""
         with no_collector_pauses():
             start = time.perf_counter()
-            await layer.group_send(group, {"type": "status.agents", "agents": [AGENT_OF_STATUS_SIZE]})
-            for channel in channels:
-                await layer.receive(channel)
-            times.append(time.perf_counter() - start)
-    for channel in channels:
-        await layer.group_discard(group, channel)
-    return times
+            await self.layer.group_send(self.group, {"type": "status.agents", "agents": [AGENT_OF_STATUS_SIZE]})
+            for channel in self.channels:
+                await self.layer.receive(channel)
+            return time.perf_counter() - start
+
+    async def __aexit__(self, *exc) -> None:
+        for channel in self.channels:
+            await self.layer.group_discard(self.group, channel)
 
 
 async def churn(subscribers: list, sim: SimulatorThread, changes: int, web: int) -> tuple[int, list[float]]:
@@ -524,11 +539,10 @@ async def main(args) -> None:
             try:
                 subscribers = await connect_many(server.ports, boss, n)
                 held = resident_mb(web)
-                fan = await fan_out(subscribers, sim, args.repeats)
+                fan, bare = await fan_out(subscribers, sim, args.repeats)
             except Exception as exc:  # a figure that could not be taken is reported, not hidden
                 print(f"  PBX event -> {n:5d} subscribers: FAILED ({type(exc).__name__}: {exc})")
                 continue
-            bare = await layer_fan_out(n, args.repeats)
             print(
                 f"  PBX event -> {n:5d} subscribers, last delivery ({len(fan)}): {fmt(fan)} "
                 f"| floor (bare group_send to {n}): {fmt(bare)} | web process {held:.0f} MB resident with them"
@@ -554,8 +568,7 @@ async def spread(boss: str, sim: SimulatorThread, n: int, repeats: int) -> None:
     try:
         subscribers = await connect_many(server.ports, boss, n)
         held = [resident_mb(proc.pid) for proc in server.webs]
-        fan = await fan_out(subscribers, sim, repeats)
-        bare = await layer_fan_out(n, repeats)
+        fan, bare = await fan_out(subscribers, sim, repeats)
         print(
             f"  PBX event -> {n:5d} subscribers over 4 web processes, last delivery ({len(fan)}): {fmt(fan)} "
             f"| floor (bare group_send to {n}): {fmt(bare)} "
