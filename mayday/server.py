@@ -1,4 +1,4 @@
-"""Daphne as Mayday runs it: a websocket frame goes to its socket at once."""
+"""Daphne as Mayday runs it: a websocket text message is framed in one step and goes to its socket at once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,27 @@ class PromptWebSocketProtocol(WebSocketProtocol):
     sockets cost, and no socket had its frame before every socket had been handed its own. What the socket does not
     take at once, or anything sent while a write waits, goes Twisted's way, after what is waiting; so does a write
     that fails, and Twisted finds the lost connection as it always does.
+
+    A text message on an open connection without compression, fragmenting or a size limit (as daphne sets
+    autobahn up) is one unmasked frame, made here: daphne's serverSend and autobahn's sendMessage and sendFrame
+    check, for each of a thousand connections, for cases the server never has: a fifth of what a message cost,
+    its socket call included. Anything else goes daphne's way.
     """
+
+    def handle_reply(self, message: dict) -> None:
+        text = message.get("text") if message["type"] == "websocket.send" else None
+        if text and message.get("bytes") is None and self._plain():
+            self.sendData(text_frame(text))
+        else:
+            super().handle_reply(message)
+
+    def _plain(self) -> bool:
+        return (
+            self.state == self.STATE_OPEN
+            and self._perMessageCompress is None
+            and not self.autoFragmentSize
+            and not self.maxMessagePayloadSize
+        )
 
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
         if not sync and not chopsize and not self.send_queue and _idle(self.transport):
@@ -24,6 +44,17 @@ class PromptWebSocketProtocol(WebSocketProtocol):
                     return
                 data = data[sent:]
         super().sendData(data, sync, chopsize)
+
+
+def text_frame(text: str) -> bytes:
+    """A whole text message as a server sends it (RFC 6455, 5.2): FIN and opcode 1, the length, the UTF-8 payload."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 1 << 16:
+        return bytes((0x81, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
 
 
 def _idle(transport) -> bool:

@@ -1,6 +1,7 @@
-"""Websocket frames as `manage.py serve` writes them (mayday.server): on the socket at once when nothing waits, and
-whatever the socket cannot take yet kept, in order, with what comes after it. Real sockets on loopback, written
-by a Twisted TCP connection on an event loop of the test's own."""
+"""Websocket frames as `manage.py serve` writes them (mayday.server): a text message framed in one step, on the
+socket at once when nothing waits, and whatever the socket cannot take yet kept, in order, with what comes after
+it. Real sockets on loopback, written by a Twisted TCP connection on an event loop of the test's own; the frames
+read back by the `websockets` library's own parser."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import socket
 from collections import deque
 
 import pytest
+from autobahn.exception import Disconnected
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
 from twisted.internet import tcp
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from mayday.server import PromptWebSocketProtocol
 
@@ -38,6 +42,8 @@ def connection():
         deque(),
         False,
     )
+    # As daphne's factory sets autobahn up: no compression, no fragmenting, no size limit.
+    protocol._perMessageCompress, protocol.autoFragmentSize, protocol.maxMessagePayloadSize = None, 0, 0
     protocol.transport = tcp.Server(sock, protocol, address, None, 1, reactor)
     yield protocol, client, loop
     client.close()
@@ -77,3 +83,46 @@ def test_what_the_socket_cannot_take_yet_is_kept_and_later_frames_follow_it_in_o
     assert read(client, loop, 500_004) == b"".join(frames) + b"last"
     protocol.sendData(b"again")  # all written: at once again
     assert client.recv(100) == b"again"
+
+
+def parsed(data: bytes) -> list[Frame]:
+    """The frames in `data`, as a websocket client reads a server's (unmasked); a byte left over fails."""
+    reader, frames = StreamReader(), []
+    reader.feed_data(data)
+    reader.feed_eof()
+    while reader.buffer:
+        try:
+            next(Frame.parse(reader.read_exact, mask=False))
+        except StopIteration as done:
+            frames.append(done.value)
+        else:
+            raise AssertionError(f"an incomplete frame: {bytes(reader.buffer[:20])!r}")
+    return frames
+
+
+@pytest.mark.parametrize("text", ["hello", "é" * 100, "x" * 300, "y" * 70_000])
+def test_a_text_message_is_one_whole_frame_whatever_its_length(connection, text):
+    """The three ways of giving a length (in the second byte, in two more, in eight more), counted in bytes."""
+    protocol, client, loop = connection
+    protocol.handle_reply({"type": "websocket.send", "text": text})
+    size = len(text.encode())
+    header = 2 if size < 126 else 4 if size < 65536 else 10
+    [frame] = parsed(read(client, loop, header + size))
+    assert (frame.opcode, frame.fin, frame.rsv1, frame.data.decode()) == (Opcode.TEXT, True, False, text)
+
+
+def test_messages_keep_their_order_with_what_the_socket_could_not_take_yet(connection):
+    protocol, client, loop = connection
+    texts = [str(n) * 100_000 for n in range(3)] + ["last"]
+    for text in texts:
+        protocol.handle_reply({"type": "websocket.send", "text": text})
+    assert [f.data.decode() for f in parsed(read(client, loop, 3 * 100_010 + 6))] == texts
+
+
+def test_a_message_on_a_connection_that_is_closing_goes_daphnes_way_and_writes_nothing(connection):
+    protocol, client, _ = connection
+    protocol.state, protocol.client_addr = WebSocketProtocol.STATE_CLOSING, client.getsockname()
+    with pytest.raises(Disconnected):  # what daphne's serverSend gets from autobahn: the consumer hears of it
+        protocol.handle_reply({"type": "websocket.send", "text": "late"})
+    with pytest.raises(BlockingIOError):
+        client.recv(100)
