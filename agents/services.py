@@ -7,6 +7,7 @@ PBX step can be slow or fail without the request being lost.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -59,14 +60,17 @@ def agent_request_status(
     """
     pause_reason = _pause_reason(availability, reason)
     with transaction.atomic():
-        locked = Agent.objects.select_for_update().get(pk=agent.pk)
+        # A copy of the caller's agent, its status as it stands under the lock: what the caller loaded with it
+        # (its PBX, its memberships) goes on to the command, which then need not read them again.
+        locked = copy.copy(agent)
+        locked.refresh_from_db(fields=MOVED_FIELDS, from_queryset=Agent.objects.select_for_update())
         AgentStatusEvent.objects.bulk_create(
             _move(locked, availability, pause_reason, SyncState.PENDING, source=source, actor=actor)
         )
         locked.save(update_fields=MOVED_FIELDS)
         # The boards hear of the request before its command runs: its result never reaches them first.
         live.broadcast_on_commit(changed={locked.pk: availability_fields(locked)})
-        transaction.on_commit(lambda: _apply(locked.pk, locked.request_seq, locked.extension))
+        transaction.on_commit(lambda: _apply(copy.copy(locked)))
     return locked
 
 
@@ -149,10 +153,10 @@ def _move(locked: Agent, availability: str, pause_reason, sync_state: str, *, so
     return events
 
 
-def _apply(agent_id: int, request_seq: int, extension: str) -> None:
+def _apply(agent: Agent) -> None:
     from telephony.tasks import apply_agent_status, enqueue
 
-    enqueue(apply_agent_status, agent_id, request_seq, key=extension)
+    enqueue(apply_agent_status, agent.pk, agent.request_seq, key=agent.extension, inline={"agent": agent})
 
 
 def agent_sign_in(*, agent: Agent, actor) -> Agent:

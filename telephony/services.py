@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from agents import live
@@ -44,6 +45,7 @@ from telephony.pbx.base import (
     Snapshot,
     backend_class,
     backend_for,
+    command_backend,
 )
 from telephony.selectors import routing_wanted
 
@@ -341,10 +343,14 @@ def agent_record_sync(*, agent: Agent, state: str, error: str = "", request_seq:
         live.broadcast_agents(changed={agent.pk: fields})
 
 
-def agent_push_availability(*, agent_id: int, request_seq: int | None = None) -> None:
-    """Carry out the agent's availability on its PBX now. Raises PbxError (the task decides about retrying)."""
-    agent = Agent.objects.select_related("pbx", "pause_reason").prefetch_related(MEMBERSHIPS).get(pk=agent_id)
-    with backend_for(agent.pbx) as backend:
+def agent_push_availability(*, agent_id: int, request_seq: int | None = None, agent: Agent | None = None) -> None:
+    """Carry out the agent's availability on its PBX now: the one of `agent` (as its request left it: what it
+    did not load with it, its PBX or memberships, is read now), or else as the database has it. Raises PbxError
+    (the task decides about retrying)."""
+    if agent is None:
+        agent = Agent.objects.select_related("pbx", "pause_reason").get(pk=agent_id)
+    prefetch_related_objects([agent], MEMBERSHIPS)  # unless they came with it
+    with command_backend(agent.pbx) as backend:
         _push(backend, agent)
     agent_record_sync(agent=agent, state=SyncState.APPLIED, request_seq=request_seq)
 
@@ -353,14 +359,14 @@ def membership_push(*, pbx_id: int, queue: str, extension: str, present: bool) -
     """Add a member to one queue (when its agent is signed in) or take it out."""
     pbx = PbxServer.objects.get(pk=pbx_id)
     if not present:
-        with backend_for(pbx) as backend:
+        with command_backend(pbx) as backend:
             backend.member_remove(queue=queue, extension=extension)
         return
     agent = Agent.objects.select_related("pause_reason").filter(pbx_id=pbx_id, extension=extension).first()
     if agent is None or agent.availability == Availability.LOGGED_OUT:
         return  # joins the queue when the agent signs in
     penalty = agent.memberships.filter(queue__name=queue).values_list("penalty", flat=True).first() or 0
-    with backend_for(pbx) as backend:
+    with command_backend(pbx) as backend:
         backend.member_add(
             queue=queue,
             extension=extension,
@@ -395,7 +401,7 @@ def pbx_reconcile(*, pbx_id: int) -> list[str]:
     pbx = PbxServer.objects.get(pk=pbx_id)
     agents = list(Agent.objects.filter(pbx=pbx).select_related("pause_reason").prefetch_related(MEMBERSHIPS))
     found, adoptions = [], []
-    with backend_for(pbx) as backend:
+    with command_backend(pbx) as backend:
         snapshot = backend.snapshot()
         for agent in agents:
             queues = [seat.queue for seat in _seats(agent)]
@@ -470,7 +476,7 @@ def _routing_repair(backend: PbxBackend, wanted: dict[str, str]) -> list[str]:
 def routing_sync(*, pbx_id: int) -> list[str]:
     """Push this PBX's routing data now (what differs only). Raises PbxError: the task decides about retrying."""
     pbx = PbxServer.objects.get(pk=pbx_id)
-    with backend_for(pbx) as backend:
+    with command_backend(pbx) as backend:
         return _routing_repair(backend, routing_wanted(pbx=pbx))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,7 +25,8 @@ from django.db import close_old_connections
 from agents.models import Agent, SyncState
 from telephony import services
 from telephony.models import PbxServer
-from telephony.pbx.base import Originated, PbxError
+from telephony.pbx import base
+from telephony.pbx.base import Originated, PbxError, close_kept, keep_connections
 
 RETRY = {"bind": True, "max_retries": 8, "acks_late": True}
 
@@ -32,7 +34,8 @@ RETRY = {"bind": True, "max_retries": 8, "acks_late": True}
 class Lanes:
     """Inline commands off the request: a PBX that is slow or hangs never holds a page or an API call.
     Each key (an extension) always runs on the same thread, so one agent's requests reach the PBX in the
-    order they were made; other agents go on meanwhile on the other threads."""
+    order they were made; other agents go on meanwhile on the other threads. Each thread keeps its PBX
+    connections between commands, and closes those left idle (`telephony.pbx.base.close_kept`)."""
 
     def __init__(self, count: int = 4) -> None:
         self.count, self.pid, self.threads, self.lock = count, None, [], threading.Lock()
@@ -41,11 +44,26 @@ class Lanes:
         with self.lock:
             if self.pid != os.getpid():  # new, or a forked process: the parent's threads do not exist here
                 self.pid = os.getpid()
-                self.threads = [ThreadPoolExecutor(1, thread_name_prefix=f"pbx-lane-{n}") for n in range(self.count)]
+                self.threads = [
+                    ThreadPoolExecutor(1, thread_name_prefix=f"pbx-lane-{n}", initializer=keep_connections)
+                    for n in range(self.count)
+                ]
+                idle = threading.Thread(target=self._close_idle, args=(self.threads,), name="pbx-idle", daemon=True)
+                idle.start()
         # The web server's event loop, when the request runs on it (daphne): what the command announces must
         # be sent from there, since the in-memory channel layer's queues belong to that loop.
         home = (getattr(SyncToAsync.threadlocal, "main_event_loop", None), os.getpid())
         self.threads[zlib.crc32(key.encode()) % len(self.threads)].submit(self._run, home, fn, args)
+
+    @staticmethod
+    def _close_idle(threads: list[ThreadPoolExecutor]) -> None:
+        while True:
+            time.sleep(base.KEEP_IDLE_SECONDS)
+            try:
+                for thread in threads:
+                    thread.submit(close_kept, base.KEEP_IDLE_SECONDS)
+            except RuntimeError:  # the interpreter is shutting down
+                return
 
     @staticmethod
     def _run(home, fn, args) -> None:
@@ -60,11 +78,12 @@ class Lanes:
 LANES = Lanes()
 
 
-def enqueue(task, *args, key: str) -> None:
+def enqueue(task, *args, key: str, inline: dict | None = None) -> None:
     """Send a task to the workers, or inline (eager) to the lane of `key` (an extension, a customer's number):
-    one key's tasks run in the order they were asked for."""
+    one key's tasks run in the order they were asked for. `inline`: keyword arguments for the inline run only,
+    objects of this process the workers read from the database instead."""
     if task.app.conf.task_always_eager:
-        LANES.submit(key, task.apply, args)
+        LANES.submit(key, task.apply, args, inline)
     else:
         task.delay(*args)
 
@@ -78,12 +97,13 @@ def _give_up(task, exc: PbxError) -> bool:
 
 
 @shared_task(**RETRY, expires=300)
-def apply_agent_status(self, agent_id: int, request_seq: int | None = None) -> None:
-    """Carry out an agent's availability (Available / On Break / Logged Out) on its PBX."""
+def apply_agent_status(self, agent_id: int, request_seq: int | None = None, agent: Agent | None = None) -> None:
+    """Carry out an agent's availability (Available / On Break / Logged Out) on its PBX. `agent`: inline, the
+    agent as the request left it."""
     try:
-        services.agent_push_availability(agent_id=agent_id, request_seq=request_seq)
+        services.agent_push_availability(agent_id=agent_id, request_seq=request_seq, agent=agent)
     except PbxError as exc:
-        agent = Agent.objects.get(pk=agent_id)
+        agent = agent or Agent.objects.get(pk=agent_id)
         record = functools.partial(services.agent_record_sync, agent=agent, request_seq=request_seq)
         if _give_up(self, exc):
             state = SyncState.PENDING if exc.retryable else SyncState.FAILED

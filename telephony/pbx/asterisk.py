@@ -35,6 +35,7 @@ from telephony.pbx.base import (
     Seat,
     Snapshot,
     checked,
+    quiet,
     register,
     validate_call,
     validate_member,
@@ -433,6 +434,10 @@ class AsteriskBackend(PbxBackend):
         if not self.loop.is_closed():
             self.loop.run_until_complete(asyncio.sleep(0))
             self.loop.close()
+
+    def reusable(self) -> bool:
+        manager = self.manager
+        return manager is not None and manager._connected and quiet(manager.protocol.transport.get_extra_info("socket"))
 
     def _act(self, action: dict, **kwargs):
         return self.loop.run_until_complete(self.manager.act(action, **kwargs))

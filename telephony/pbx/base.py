@@ -8,6 +8,11 @@ commands and the replies into results. Everything they write is checked by
 from __future__ import annotations
 
 import abc
+import select
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -122,7 +127,7 @@ RING_SECONDS = 30
 
 
 class PbxBackend(abc.ABC):
-    """One PBX connection for the length of a `with` block (opened inside the task that uses it).
+    """One PBX connection, for the length of a `with` block, or kept by its thread between commands (`command_backend`).
 
     `calls`: the connection also hears the call events a click-to-call's result comes in (AMI `call` class).
     """
@@ -144,6 +149,11 @@ class PbxBackend(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def reusable(self) -> bool:
+        """Still open, and nothing arrived since the last reply: a command connection is sent nothing unasked,
+        so anything to read is a PBX that closed it (restarted, shut down) or said goodbye."""
 
     @abc.abstractmethod
     def ping(self) -> None: ...
@@ -240,6 +250,73 @@ def backend_class(kind: str) -> type[PbxBackend]:
 
 def backend_for(pbx, *, calls: bool = False) -> PbxBackend:
     return backend_class(pbx.kind)(pbx, calls=calls)
+
+
+def quiet(sock) -> bool:
+    """Nothing to read on this socket now: no data, no close from the other end."""
+    poll = select.poll()
+    poll.register(sock, select.POLLIN)
+    return not poll.poll(0)
+
+
+# A kept connection idle this long is closed (at most twice this after its last command: see `close_kept`), and
+# never used again: a firewall or NAT on the way may have forgotten it without a word, and a command sent into it
+# would fail only at its timeout.
+KEEP_IDLE_SECONDS = 30.0
+
+
+class _Kept(threading.local):
+    """Whether this thread keeps its command connections, and those it keeps: PBX id -> (backend, the settings it
+    was opened with, when last used)."""
+
+    def __init__(self) -> None:
+        self.on, self.backends = False, {}
+
+
+_KEPT = _Kept()
+
+
+def keep_connections() -> None:
+    """From now on this thread keeps its command connections between commands (a lane of inline commands does).
+    It then calls `close_kept` every KEEP_IDLE_SECONDS, so that none stays open at a PBX left alone."""
+    _KEPT.on = True
+
+
+def close_kept(idle: float = 0.0) -> None:
+    """Close this thread's kept connections that are unused for `idle` seconds, or that the PBX has closed."""
+    now = time.monotonic()
+    for pbx_id, (backend, _, used) in list(_KEPT.backends.items()):  # a PBX or two: a poll(2) each
+        if now - used >= idle or not backend.reusable():
+            del _KEPT.backends[pbx_id]
+            backend.close()
+
+
+@contextmanager
+def command_backend(pbx) -> Iterator[PbxBackend]:
+    """A connection for commands to `pbx`. On a thread that keeps its connections, the one it kept, opened once:
+    a command costs its round trips, not a login and a logoff as well. A fresh connection replaces it when the
+    PBX's address or credentials changed, when it sat idle KEEP_IDLE_SECONDS, when it is not `reusable` (the PBX
+    restarted meanwhile), and after a command on it raised (its state is unknown). Elsewhere, one for the block."""
+    if not _KEPT.on:
+        with backend_for(pbx) as backend:
+            yield backend
+        return
+    close_kept(KEEP_IDLE_SECONDS)
+    opened_with = (pbx.kind, pbx.host, pbx.port, pbx.username, pbx.secret)
+    backend, settings, _ = _KEPT.backends.pop(pbx.pk, (None, None, 0))
+    if backend is not None and settings != opened_with:
+        backend.close()
+        backend = None
+    if backend is None:
+        backend = backend_for(pbx)
+        backend.open()
+    backend.pbx = pbx  # what commands read as they go (a FreeSWITCH domain, agent settings): as it is now
+    try:
+        yield backend
+    except BaseException:
+        backend.close()
+        raise
+    _KEPT.backends[pbx.pk] = (backend, opened_with, time.monotonic())
 
 
 def validate_routing(key: str, value: str | None = None) -> None:

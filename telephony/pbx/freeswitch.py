@@ -31,6 +31,7 @@ from telephony.pbx.base import (
     Seat,
     Snapshot,
     checked,
+    quiet,
     register,
     validate_call,
     validate_routing,
@@ -586,6 +587,9 @@ class FreeswitchBackend(PbxBackend):
             if part is not None:
                 part.close()
         self.esl = None
+
+    def reusable(self) -> bool:
+        return self.esl is not None and self.esl.connected and quiet(self.esl.sock)
 
     def api(self, command: str, *, tolerate: tuple[str, ...] = ()) -> str:
         import gevent

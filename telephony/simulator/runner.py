@@ -68,6 +68,14 @@ class SimulatorThread:
         self.run(self.sim.start)
 
     @staticmethod
+    async def _finish() -> None:
+        """Every task still on the loop (a session whose connection is closing) ended, not left to the collector."""
+        tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @staticmethod
     async def _make(options: dict) -> Simulator:
         return Simulator(**options)
 
@@ -82,6 +90,7 @@ class SimulatorThread:
 
     def close(self) -> None:
         self.run(self.sim.stop)
+        self.run(self._finish)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         self.loop.close()

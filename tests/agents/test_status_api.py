@@ -99,6 +99,28 @@ def test_a_supervisor_may_change_anyone(api_as, sim, on_pbx, supervisor, django_
     assert AgentStatusEvent.objects.get().actor == supervisor
 
 
+def test_the_command_carries_out_the_agent_the_request_loaded_without_reading_it_again(
+    api_as, sim, on_pbx, monkeypatch, django_capture_on_commit_callbacks
+):
+    from telephony import services as telephony_services
+
+    me, _ = on_pbx
+    push, commands = telephony_services.agent_push_availability, []
+
+    def counted(**kwargs):
+        with CaptureQueriesContext(connection) as queries:
+            push(**kwargs)
+        commands.append([q["sql"] for q in queries.captured_queries])
+
+    monkeypatch.setattr(telephony_services, "agent_push_availability", counted)
+    body = {"status": "on_break", "reason": "Lunch"}
+    assert post_status(api_as(me.user), "2001", body, django_capture_on_commit_callbacks).status_code == 202
+    assert ami_state(sim) == {"support": (True, "Lunch"), "sales": (True, "Lunch")}
+    # Its one query records the result: the agent, its PBX, reason and memberships came with the request.
+    ((query,),) = commands
+    assert query.startswith("UPDATE") and Agent.objects.get(pk=me.pk).sync_state == "applied"
+
+
 def test_the_old_set_agent_status_body(api_as, sim, on_pbx, ast_pbx, django_capture_on_commit_callbacks):
     me, _ = on_pbx
     api = api_as(me.user)
