@@ -49,14 +49,15 @@ class Loop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
 
-def setup_pbx(kind: str, sim: SimulatorThread) -> PbxServer:
+def setup_pbx(kind: str, port: int) -> PbxServer:
+    """The benchmark's PBX of this kind, at the simulator's AMI or ESL port, with its agents in its queues."""
     from django.contrib.auth import get_user_model
 
     name = f"bench-{kind}"
     fields = (
-        {"port": sim.sim.ami_port, "username": "mayday", "secret": "mayday", "domain": ""}
+        {"port": port, "username": "mayday", "secret": "mayday", "domain": ""}
         if kind == "asterisk"
-        else {"port": sim.sim.esl_port, "username": "", "secret": "ClueCon", "domain": "default"}
+        else {"port": port, "username": "", "secret": "ClueCon", "domain": "default"}
     )
     pbx, _ = PbxServer.objects.update_or_create(name=name, defaults={"kind": kind, "host": "127.0.0.1", **fields})
     strategy = "ringall" if kind == "asterisk" else "top-down"
@@ -116,7 +117,7 @@ def wait(condition, timeout=600.0) -> None:
 
 
 def run(kind: str, n: int, sim: SimulatorThread, loop: Loop) -> dict:
-    pbx = setup_pbx(kind, sim)
+    pbx = setup_pbx(kind, sim.sim.ami_port if kind == "asterisk" else sim.sim.esl_port)
     extensions = list(Agent.objects.filter(pbx=pbx).values_list("extension", flat=True))
     if kind == "asterisk":
         data, relevant, final = ami_firehose({q: extensions for q in QUEUES}, n)

@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -71,6 +72,43 @@ PASSWORD = "bench-password-1234"
 HASH_LOG = ROOT / "bench-hash.log"  # where the web processes write how long each password check took
 SERVER_LOG = ROOT / "bench-server.log"  # what the web processes and the listener log (warnings and worse)
 AGENT_OF_STATUS_SIZE = {"extension": "1000", "x": "y" * 600}  # what a floor sends: as big as a status document
+
+
+class SimulatorProcess:
+    """The bundled PBX simulator in a process of its own, as a PBX is: its work (answering a reconciliation's
+    QueueStatus every 15 s) never takes this process's interpreter from the readers it times. Its AMI side is
+    told what to do through a pipe: a member paused by the PBX itself, raw events sent to every listener."""
+
+    def __init__(self, **options) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.orders, theirs = context.Pipe()
+        self.process = context.Process(target=simulate, args=(theirs, options), daemon=True)
+        self.process.start()
+        self.ami_port, self.esl_port = self.orders.recv()
+
+    def pause(self, queue: str, interface: str, paused: bool, reason: str) -> None:
+        self.orders.send(("pause", queue, interface, paused, reason))
+
+    def emit_raw(self, data: bytes) -> None:
+        self.orders.send(("emit", data))
+
+    def close(self) -> None:
+        self.orders.send(None)
+        self.process.join(10)
+
+
+def simulate(orders, options: dict) -> None:
+    """A SimulatorProcess's own side: the simulator, and the orders carried out on its loop as they come."""
+    sim = SimulatorThread(**options)
+    orders.send((sim.sim.ami_port, sim.sim.esl_port))
+    ami = sim.sim.ami
+    while (order := orders.recv()) is not None:
+        if order[0] == "pause":
+            queue, interface, paused, reason = order[1:]
+            sim.loop.call_soon_threadsafe(ami.set_paused, queue, ami.queues[queue].members[interface], paused, reason)
+        else:
+            sim.loop.call_soon_threadsafe(ami.emit_raw, order[1])
+    sim.close()
 
 
 class Server:
@@ -142,12 +180,12 @@ def database_connections(pid: int) -> int:
     return held
 
 
-def prepare(sim: SimulatorThread) -> tuple[dict[str, PbxServer], str]:
+def prepare(sim: SimulatorProcess) -> tuple[dict[str, PbxServer], str]:
     call_command("migrate", verbosity=0)
     if settings.REDIS_URL:  # the benchmark's own Redis database: no group members left by an earlier run
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
     PbxServer.objects.exclude(name__startswith="bench-").update(enabled=False)
-    pbxs = {kind: setup_pbx(kind, sim) for kind in ("asterisk", "freeswitch")}
+    pbxs = {kind: setup_pbx(kind, port) for kind, port in (("asterisk", sim.ami_port), ("freeswitch", sim.esl_port))}
     PbxServer.objects.filter(pk__in=[p.pk for p in pbxs.values()]).update(enabled=True)
     User = get_user_model()
     hashed = make_password(PASSWORD)
@@ -324,17 +362,17 @@ def queries_per_change(pbx: PbxServer, agent: Agent, n: int = 20) -> dict[str, f
     return {phase: total / n for phase, total in counts.items()}
 
 
-async def pbx_round_trips(kind: str, sim: SimulatorThread, extension: str, n: int) -> list[float]:
+async def pbx_round_trips(kind: str, sim: SimulatorProcess, extension: str, n: int) -> list[float]:
     """The floor's PBX half: the command Mayday sends, on a raw socket, until its reply."""
     if kind == "asterisk":
-        reader, writer = await asyncio.open_connection("127.0.0.1", sim.sim.ami_port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", sim.ami_port)
         await reader.readline()
         writer.write(b"Action: Login\r\nUsername: mayday\r\nSecret: mayday\r\nEvents: off\r\n\r\n")
         await reader.readuntil(b"\r\n\r\n")
         command = f"Action: QueuePause\r\nInterface: PJSIP/{extension}\r\nPaused: false\r\n\r\n".encode()
         end = b"\r\n\r\n"
     else:
-        reader, writer = await asyncio.open_connection("127.0.0.1", sim.sim.esl_port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", sim.esl_port)
         await reader.readuntil(b"\n\n")
         writer.write(b"auth ClueCon\n\n")
         await reader.readuntil(b"\n\n")
@@ -403,7 +441,7 @@ class Arrivals(asyncio.Protocol):
             self.arrived.set_exception(ConnectionError("the server closed a subscriber"))
 
 
-async def fan_out(subscribers: list, sim: SimulatorThread, repeats: int) -> tuple[list[float], list[float]]:
+async def fan_out(subscribers: list, sim: SimulatorProcess, repeats: int) -> tuple[list[float], list[float]]:
     """One member pause at the simulator, until the last subscriber has it; and after each, its floor: a bare
     channel layer `group_send` to as many channels of this process, until the last has it. Taken in turns, the
     figure and its floor meet the machine in the same moments (a busy neighbour slows both alike). Each pause has
@@ -412,8 +450,6 @@ async def fan_out(subscribers: list, sim: SimulatorThread, repeats: int) -> tupl
     reconciliation's repair would be a second fan-out that a timed one could run into. The floor is timed once
     that lifting has passed too. The subscribers are taken over by `Arrivals` (closed with their transports).
     Returns the figures and the floors."""
-    ami = sim.sim.ami
-    member = ami.queues["support"].members["PJSIP/1001"]  # an agent the other measurements leave alone
     sockets = [Arrivals(ws.transport) for ws in subscribers]
     times, floors = [], []
     async with BareGroup(len(sockets)) as bare:
@@ -423,9 +459,9 @@ async def fan_out(subscribers: list, sim: SimulatorThread, repeats: int) -> tupl
             await asyncio.sleep(0.05)
             with no_collector_pauses():
                 start = time.perf_counter()
-                sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, True, reason)
+                sim.pause("support", "PJSIP/1001", True, reason)  # an agent the other measurements leave alone
                 ends = await asyncio.wait_for(asyncio.gather(*arrivals), 120)
-            sim.loop.call_soon_threadsafe(ami.set_paused, "support", member, False, "")
+            sim.pause("support", "PJSIP/1001", False, "")
             await asyncio.sleep(len(sockets) * 100e-6)  # its own fan-out passes
             floor = await bare.send()
             if i >= 2:
@@ -463,7 +499,7 @@ class BareGroup:
             await self.layer.group_discard(self.group, channel)
 
 
-async def churn(subscribers: list, sim: SimulatorThread, changes: int, web: int) -> tuple[int, list[float]]:
+async def churn(subscribers: list, sim: SimulatorProcess, changes: int, web: int) -> tuple[int, list[float]]:
     """Bursts of PBX events (queue members paused and unpaused, all 100 memberships of the Asterisk agents) until
     the first subscriber has been sent `changes` agent changes. The listener applies what arrived meanwhile as
     one batch, one change per agent however many of its events it holds. Returns the events sent, and the web
@@ -484,7 +520,7 @@ async def churn(subscribers: list, sim: SimulatorThread, changes: int, web: int)
     readers = [asyncio.ensure_future(read(ws, ws is subscribers[0])) for ws in subscribers]
     try:
         while counted < changes:
-            sim.loop.call_soon_threadsafe(sim.sim.ami.emit_raw, bursts[sent // 200 % len(bursts)])
+            sim.emit_raw(bursts[sent // 200 % len(bursts)])
             sent += 200
             await asyncio.sleep(0.01)
             if counted >= len(memory) * changes / 5:
@@ -503,7 +539,7 @@ async def main(args) -> None:
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
     extensions = [str(n) for n in range(1000, 1100)]
-    sim = SimulatorThread(ami={"endpoints": extensions}, esl={"agents": extensions})
+    sim = SimulatorProcess(ami={"endpoints": extensions}, esl={"agents": extensions})
     pbxs, boss = await asyncio.to_thread(prepare, sim)
     print(f"status: database {engine}, channel layer {layer}, tasks inline in the web process")
     for kind, pbx in pbxs.items():
@@ -564,7 +600,7 @@ async def main(args) -> None:
     print(f"  (the servers' warnings, if any: {SERVER_LOG})")
 
 
-async def spread(boss: str, sim: SimulatorThread, n: int, repeats: int) -> None:
+async def spread(boss: str, sim: SimulatorProcess, n: int, repeats: int) -> None:
     server = Server(webs=4)
     try:
         subscribers = await connect_many(server.ports, boss, n)
