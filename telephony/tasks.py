@@ -26,7 +26,7 @@ from agents.models import Agent, SyncState
 from telephony import services
 from telephony.models import PbxServer
 from telephony.pbx import base
-from telephony.pbx.base import Originated, PbxError, close_kept, keep_connections
+from telephony.pbx.base import Originated, PbxError
 
 RETRY = {"bind": True, "max_retries": 8, "acks_late": True}
 
@@ -45,7 +45,7 @@ class Lanes:
             if self.pid != os.getpid():  # new, or a forked process: the parent's threads do not exist here
                 self.pid = os.getpid()
                 self.threads = [
-                    ThreadPoolExecutor(1, thread_name_prefix=f"pbx-lane-{n}", initializer=keep_connections)
+                    ThreadPoolExecutor(1, thread_name_prefix=f"pbx-lane-{n}", initializer=base.keep_connections)
                     for n in range(self.count)
                 ]
                 idle = threading.Thread(target=self._close_idle, args=(self.threads,), name="pbx-idle", daemon=True)
@@ -61,7 +61,7 @@ class Lanes:
             time.sleep(base.KEEP_IDLE_SECONDS)
             try:
                 for thread in threads:
-                    thread.submit(close_kept, base.KEEP_IDLE_SECONDS)
+                    thread.submit(base.close_kept, base.KEEP_IDLE_SECONDS)
             except RuntimeError:  # the interpreter is shutting down
                 return
 
