@@ -15,25 +15,27 @@ class PromptWebSocketProtocol(WebSocketProtocol):
     take at once, or anything sent while a write waits, goes Twisted's way, after what is waiting; so does a write
     that fails, and Twisted finds the lost connection as it always does.
 
-    A text message on an open connection without compression, fragmenting or a size limit (as daphne sets
-    autobahn up) is one unmasked frame, made here: daphne's serverSend and autobahn's sendMessage and sendFrame
-    check, for each of a thousand connections, for cases the server never has: a fifth of what a message cost,
-    its socket call included. Anything else goes daphne's way.
+    A text message on an open connection without compression or fragmenting (as daphne sets autobahn up), within
+    the size limit (daphne's `websocket_max_message_size`, a mebibyte), is one unmasked frame, made here: daphne's
+    serverSend and autobahn's sendMessage and sendFrame check, for each of a thousand connections, for cases the
+    server never has: a fifth of what a message cost, its socket call included. Anything else goes daphne's way
+    (a message over the limit is refused there).
     """
 
     def handle_reply(self, message: dict) -> None:
         text = message.get("text") if message["type"] == "websocket.send" else None
-        if text and message.get("bytes") is None and self._plain():
-            self.sendData(text_frame(text))
+        payload = text.encode() if text and message.get("bytes") is None else None
+        if payload is not None and self._plain(len(payload)):
+            self.sendData(text_frame(payload))
         else:
             super().handle_reply(message)
 
-    def _plain(self) -> bool:
+    def _plain(self, size: int) -> bool:
         return (
             self.state == self.STATE_OPEN
             and self._perMessageCompress is None
             and not self.autoFragmentSize
-            and not self.maxMessagePayloadSize
+            and not 0 < self.maxMessagePayloadSize < size
         )
 
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
@@ -46,9 +48,8 @@ class PromptWebSocketProtocol(WebSocketProtocol):
         super().sendData(data, sync, chopsize)
 
 
-def text_frame(text: str) -> bytes:
+def text_frame(payload: bytes) -> bytes:
     """A whole text message as a server sends it (RFC 6455, 5.2): FIN and opcode 1, the length, the UTF-8 payload."""
-    payload = text.encode()
     size = len(payload)
     if size < 126:
         return bytes((0x81, size)) + payload

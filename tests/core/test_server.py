@@ -10,7 +10,7 @@ import socket
 from collections import deque
 
 import pytest
-from autobahn.exception import Disconnected
+from autobahn.exception import Disconnected, PayloadExceededError
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
 from twisted.internet import tcp
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
@@ -18,6 +18,8 @@ from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
 from mayday.server import PromptWebSocketProtocol
+
+DAPHNE_LIMIT = 1024 * 1024  # daphne.server.Server's websocket_max_message_size (imported, it installs a reactor)
 
 
 @pytest.fixture
@@ -36,14 +38,15 @@ def connection():
     sock.setblocking(False)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     protocol = PromptWebSocketProtocol()  # open, as after its handshake
-    protocol.state, protocol.trafficStats, protocol.send_queue, protocol.logOctets = (
+    protocol.state, protocol.trafficStats, protocol.send_queue, protocol.logOctets, protocol.trackedTimings = (
         WebSocketProtocol.STATE_OPEN,
         TrafficStats(),
         deque(),
         False,
+        False,
     )
-    # As daphne's factory sets autobahn up: no compression, no fragmenting, no size limit.
-    protocol._perMessageCompress, protocol.autoFragmentSize, protocol.maxMessagePayloadSize = None, 0, 0
+    # As daphne's server sets autobahn up: no compression, no fragmenting, its websocket_max_message_size.
+    protocol._perMessageCompress, protocol.autoFragmentSize, protocol.maxMessagePayloadSize = None, 0, DAPHNE_LIMIT
     protocol.transport = tcp.Server(sock, protocol, address, None, 1, reactor)
     yield protocol, client, loop
     client.close()
@@ -100,7 +103,7 @@ def parsed(data: bytes) -> list[Frame]:
     return frames
 
 
-@pytest.mark.parametrize("text", ["hello", "é" * 100, "x" * 300, "y" * 70_000])
+@pytest.mark.parametrize("text", ["hello", "é" * 100, "x" * 300, "y" * 70_000, "z" * DAPHNE_LIMIT])
 def test_a_text_message_is_one_whole_frame_whatever_its_length(connection, text):
     """The three ways of giving a length (in the second byte, in two more, in eight more), counted in bytes."""
     protocol, client, loop = connection
@@ -109,6 +112,14 @@ def test_a_text_message_is_one_whole_frame_whatever_its_length(connection, text)
     header = 2 if size < 126 else 4 if size < 65536 else 10
     [frame] = parsed(read(client, loop, header + size))
     assert (frame.opcode, frame.fin, frame.rsv1, frame.data.decode()) == (Opcode.TEXT, True, False, text)
+
+
+def test_a_text_message_within_daphnes_size_limit_is_framed_here_not_by_daphne_and_autobahn(connection):
+    protocol, client, loop = connection
+    protocol.serverSend = protocol.sendMessage = None  # the per-message checks this path leaves out: not reached
+    protocol.handle_reply({"type": "websocket.send", "text": "x" * DAPHNE_LIMIT})
+    [frame] = parsed(read(client, loop, 10 + DAPHNE_LIMIT))
+    assert len(frame.data) == DAPHNE_LIMIT
 
 
 def test_messages_keep_their_order_with_what_the_socket_could_not_take_yet(connection):
@@ -124,5 +135,14 @@ def test_a_message_on_a_connection_that_is_closing_goes_daphnes_way_and_writes_n
     protocol.state, protocol.client_addr = WebSocketProtocol.STATE_CLOSING, client.getsockname()
     with pytest.raises(Disconnected):  # what daphne's serverSend gets from autobahn: the consumer hears of it
         protocol.handle_reply({"type": "websocket.send", "text": "late"})
+    with pytest.raises(BlockingIOError):
+        client.recv(100)
+
+
+def test_a_message_over_daphnes_size_limit_goes_daphnes_way_and_writes_nothing(connection):
+    protocol, client, _ = connection
+    protocol.client_addr = client.getsockname()
+    with pytest.raises(PayloadExceededError):  # autobahn's refusal, as daphne's serverSend meets it
+        protocol.handle_reply({"type": "websocket.send", "text": "é" * (DAPHNE_LIMIT // 2 + 1)})
     with pytest.raises(BlockingIOError):
         client.recv(100)
