@@ -128,10 +128,13 @@ def _save(rows: list[QueueMembership], changed: list[QueueMembership], agents: l
     )
 
 
-def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot) -> None:
-    """Make every membership's observed fields what the snapshot says (members it lacks are off the PBX)."""
+def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot, agents: list[Agent] | None = None) -> None:
+    """Make every membership's observed fields what the snapshot says (members it lacks are off the PBX).
+    `agents`: the PBX's agents with their memberships (MEMBERSHIPS), when the caller has them already."""
+    if agents is None:
+        agents = list(Agent.objects.filter(pbx_id=pbx_id).prefetch_related(MEMBERSHIPS))
     seen = {(m.queue, m.extension): m for m in snapshot.members}
-    rows = _memberships(pbx_id)
+    rows = [m for agent in agents for m in agent.memberships.all() if m.queue.pbx_id == pbx_id]
     changed = []
     for row in rows:
         state = seen.get((row.queue.name, row.agent.extension))
@@ -155,9 +158,9 @@ def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot) -> None:
     contacts = {}
     for c in sorted(snapshot.contacts, key=lambda c: c.status in REACHABLE):  # a reachable contact wins
         contacts[c.endpoint] = c
-    agents, presence = [], set()
+    moved, presence = [], set()
     now = timezone.now()
-    for agent in Agent.objects.filter(pbx_id=pbx_id):
+    for agent in agents:
         values = {"sip_endpoint": agent.extension in known}
         if agent.extension in snapshot.agents:
             values["pbx_status"], values["pbx_state"] = snapshot.agents[agent.extension]
@@ -168,10 +171,10 @@ def pbx_apply_snapshot(*, pbx_id: int, snapshot: Snapshot) -> None:
             values.update(_contact(agent, "Removed", "", None, now))
         fields = _assign(agent, values)
         if fields:
-            agents.append(agent)
+            moved.append(agent)
         if fields & PRESENCE_FIELDS:
             presence.add(agent.pk)
-    _save(rows, changed, agents, presence)
+    _save(rows, changed, moved, presence)
 
 
 def pbx_apply_events(*, pbx_id: int, events: list[ev.Event]) -> int:
@@ -442,7 +445,7 @@ def pbx_reconcile(*, pbx_id: int) -> list[str]:
             found.append(f"routing: repair failed: {exc.message}")
             if exc.retryable:
                 raise
-    pbx_apply_snapshot(pbx_id=pbx.pk, snapshot=snapshot)
+    pbx_apply_snapshot(pbx_id=pbx.pk, snapshot=snapshot, agents=agents)
     PbxServer.objects.filter(pk=pbx.pk).update(last_reconciled_at=timezone.now(), drift="\n".join(found))
     if found:
         log.warning("PBX %s: reconciliation found %s", pbx.name, "; ".join(found))

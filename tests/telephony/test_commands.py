@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import time
 from io import StringIO
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from agents.models import Agent, Availability, SyncState
 from mayday.celery import app as celery_app
 from telephony import tasks
-from telephony.models import PbxServer
+from telephony.models import PbxServer, QueueMembership
 from telephony.pbx.base import backend_for
 from tests.factories import MembershipFactory, PauseReasonFactory, QueueFactory, agent_on, ami_state
 from tests.waiting import wait_for
@@ -118,6 +121,20 @@ def test_reconciliation_repairs_freeswitch_status_drift(sim, fs_pbx):
     sim.run(sim.sim.esl.set_status, sim.sim.esl.agents["2001@default"], "On Break")
     assert tasks.poll_pbx.delay(fs_pbx.pk).get() == ["2001: PBX shows on_break, wanted available"]
     assert sim.sim.esl.agents["2001@default"].status == "Available"
+
+
+@pytest.mark.parametrize("kind", ["asterisk", "freeswitch"])
+def test_a_reconciliation_reads_the_memberships_once_and_records_what_the_pbx_shows(sim, ast_pbx, fs_pbx, kind):
+    pbx = ast_pbx if kind == "asterisk" else fs_pbx
+    agent = agent_on(pbx)
+    tasks.apply_agent_status.delay(agent.pk)
+    tasks.poll_pbx.delay(pbx.pk)  # the agent's presence is read (whole documents announced from the database)
+    QueueMembership.objects.filter(agent=agent).update(on_pbx=False, paused=True)  # observations gone stale
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.poll_pbx.delay(pbx.pk).get() == []
+    reads = [q["sql"] for q in queries if re.match(r'SELECT .* FROM [`"]telephony_queuemembership[`"]', q["sql"])]
+    assert len(reads) == 1
+    assert set(QueueMembership.objects.filter(agent=agent).values_list("on_pbx", "paused")) == {(True, False)}
 
 
 def test_adding_a_membership_joins_a_signed_in_agent_to_the_queue(sim, ast_pbx, django_capture_on_commit_callbacks):
