@@ -166,8 +166,10 @@ if REDIS_URL:
             },
         }
     }
-    # Sign-in and API write limits are counted here, shared by every web process.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Sign-in and API write limits are counted here, shared by every web process. django-redis keeps one
+    # connection pool a process: Django's own backend makes a pool, and so a connection, for every request
+    # served asynchronously (each has a cache object of its own).
+    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

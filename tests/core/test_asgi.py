@@ -8,8 +8,10 @@ import threading
 import time
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from channels.testing import HttpCommunicator
+from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import connections
 from django.test import override_settings
@@ -72,3 +74,29 @@ def test_requests_beyond_the_threads_wait_for_one_and_are_all_answered():
         request_started.disconnect(slow)
     assert [r["status"] for r in responses] == [200] * 5
     assert most[0] == 2
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the limits are counted in Redis only with REDIS_URL")
+def test_requests_count_their_limits_in_redis_over_the_process_connections_not_one_of_their_own():
+    """Each request served asynchronously has a cache object of its own; their counts still go over the
+    process's pooled connections (a connection a request cost a millisecond or two)."""
+    server = redis.Redis.from_url(settings.REDIS_URL)
+
+    async def sign_in_tries() -> list[int]:
+        statuses = []
+        for _ in range(3):  # each try is counted (SignInRateThrottle) before its form is refused
+            request = HttpCommunicator(
+                application,
+                "POST",
+                "/api/auth/token/",
+                body=b"{}",
+                headers=[(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+            )
+            statuses.append((await request.get_response(10))["status"])
+            await request.wait(10)
+        return statuses
+
+    before = server.info("stats")["total_connections_received"]
+    assert async_to_sync(sign_in_tries)() == [400, 400, 400]
+    assert server.info("stats")["total_connections_received"] - before <= 1
+    assert any(key.startswith(b":1:throttle_signin_") for key in server.keys("*"))
