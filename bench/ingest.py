@@ -174,6 +174,10 @@ def main() -> None:
     extensions = [str(n) for n in range(1000, 1100)]
     sim = SimulatorThread(ami={"endpoints": extensions}, esl={"agents": extensions})
     loop = Loop()
+    # The PBXs of an earlier run point at that run's simulator: moved to this one's before any agent is saved
+    # (saving an agent pushes routing data to every enabled PBX).
+    PbxServer.objects.filter(name="bench-asterisk").update(port=sim.sim.ami_port)
+    PbxServer.objects.filter(name="bench-freeswitch").update(port=sim.sim.esl_port)
     print(f"ingest: {args.events} events per PBX, ~25% about queue members; database {engine}, channel layer {layer}")
     for kind in ("asterisk", "freeswitch"):
         r = run(kind, args.events, sim, loop)
